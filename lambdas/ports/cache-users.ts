@@ -1,0 +1,22 @@
+/** One tenant's cache user: it may touch only keys and channels matching its patterns. */
+export interface CacheUserSpec {
+  readonly userName: string;
+  readonly password: string;
+  readonly keyPattern: string;
+  readonly channelPattern: string;
+}
+
+export type CacheAvailability =
+  | { readonly available: true; readonly endpoint: { readonly host: string; readonly port: number } }
+  | { readonly available: false; readonly reason: string };
+
+/** Cache users (Redis ACL locally, ElastiCache RBAC in the cloud). */
+export interface CacheUsersPort {
+  /** Whether a cache is there to hold users, and if not, why. */
+  availability(): Promise<CacheAvailability>;
+  /** Creates the user, or brings an existing one to `spec`. */
+  ensureUser(spec: CacheUserSpec): Promise<void>;
+  /** Deletes the user if present; says whether it was. */
+  deleteUser(userName: string): Promise<boolean>;
+  userExists(userName: string): Promise<boolean>;
+}

@@ -1,0 +1,29 @@
+/** What a tenant's compute should be: its service, its size, its environment. */
+export interface ComputeSpec {
+  readonly serviceName: string;
+  readonly tenantId: string;
+  readonly displayName: string;
+  readonly memoryMb: number;
+  readonly cpuUnits: number;
+  /** Folder of the tenant's app files, relative to the app-files root. */
+  readonly appFilesFolder: string;
+  /** Secret names the service may read (database, cache). */
+  readonly secretNames: readonly string[];
+}
+
+export interface ComputeService {
+  readonly serviceName: string;
+  readonly running: boolean;
+  /** Where the front door forwards: `host:port` locally, the Cloud Map SRV name in the cloud. */
+  readonly endpoint: string;
+}
+
+/** Tenant compute (ECS services + Cloud Map in the cloud; supervised processes locally). */
+export interface ComputePort {
+  /** Starts the service, or adopts the one already running; resolves once it is serving. */
+  ensureService(spec: ComputeSpec): Promise<ComputeService>;
+  /** Stops and removes the service if present; says whether it was. */
+  removeService(serviceName: string): Promise<boolean>;
+  describeService(serviceName: string): Promise<ComputeService | undefined>;
+  listServices(): Promise<string[]>;
+}

@@ -1,0 +1,51 @@
+import type { AppFilesPort } from './app-files.js';
+import type { CacheUsersPort } from './cache-users.js';
+import type { ComputePort } from './compute.js';
+import type { EdgePort } from './edge.js';
+import type { EventsPort } from './events.js';
+import type { SecretsPort } from './secrets.js';
+import type { SqlPort } from './sql.js';
+import type { WorkflowsPort } from './workflows.js';
+
+/** Facts about the platform the handlers run against. */
+export interface PlatformConfig {
+  readonly environment: string;
+  /** Cells tenants may be placed in, with their limits. */
+  readonly cells: readonly { readonly cell: string; readonly maxTenants: number }[];
+  /** Where tenant processes reach the database server. */
+  readonly databaseEndpoint: { readonly host: string; readonly port: number };
+}
+
+/** Everything a handler may reach outside itself. Each world (cloud, local) supplies one. */
+export interface Ports {
+  readonly config: PlatformConfig;
+  readonly sql: SqlPort;
+  readonly cacheUsers: CacheUsersPort;
+  readonly secrets: SecretsPort;
+  readonly compute: ComputePort;
+  readonly appFiles: AppFilesPort;
+  readonly edge: EdgePort;
+  readonly workflows: WorkflowsPort;
+  readonly events: EventsPort;
+}
+
+let configured: Ports | undefined;
+
+/** Installs the adapters of the world this process runs in. Called once by the composition root. */
+export function configurePorts(ports: Ports): void {
+  configured = ports;
+}
+
+export function resetPorts(): void {
+  configured = undefined;
+}
+
+/** The adapters handlers use. Throws a clear error if no world installed them. */
+export function ports(): Ports {
+  if (!configured) {
+    throw new Error('Hostplane ports are not configured: start the local control plane or load the cloud adapters first');
+  }
+  return configured;
+}
+
+export type { AppFilesPort, CacheUsersPort, ComputePort, EdgePort, EventsPort, SecretsPort, SqlPort, WorkflowsPort };

@@ -1,0 +1,39 @@
+/**
+ * The SQL port: statements with named parameters (`:tenantId`), as the RDS Data API takes them,
+ * so the registry and the provision steps never know which adapter runs them.
+ */
+export type SqlValue = string | number | boolean | null;
+export type SqlParams = Readonly<Record<string, SqlValue>>;
+export type SqlRow = Record<string, SqlValue>;
+
+export interface SqlResult<R extends SqlRow> {
+  readonly rows: R[];
+  readonly rowCount: number;
+}
+
+export interface SqlOptions {
+  /** Run against this database instead of the adapter's default (the registry). */
+  readonly database?: string;
+}
+
+export interface SqlExecutor {
+  query<R extends SqlRow = SqlRow>(sql: string, params?: SqlParams, options?: SqlOptions): Promise<SqlResult<R>>;
+}
+
+export interface SqlPort extends SqlExecutor {
+  /** Runs `work` in one transaction on the default database; it commits when `work` resolves. */
+  transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+}
+
+/** Quotes an identifier that has already been validated (derived names only). */
+export function quoteIdent(name: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) {
+    throw new Error(`refusing to quote an unexpected identifier: ${JSON.stringify(name)}`);
+  }
+  return `"${name}"`;
+}
+
+/** Quotes a string literal, for the few statements that take no parameters (CREATE ROLE … PASSWORD). */
+export function quoteLiteral(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}

@@ -1,0 +1,317 @@
+import { ConflictError, NotFoundError } from '../domain/errors.js';
+import type { TenantPlan, Tier } from '../domain/tenant-plan.js';
+import { sourcesOf, type TenantStatus } from '../domain/tenant-status.js';
+import type { SqlExecutor, SqlParams, SqlPort, SqlRow } from '../ports/sql.js';
+import type {
+  AuditEvent,
+  AuditRecord,
+  OperationKind,
+  OperationRecord,
+  OperationStatus,
+  StepRecord,
+  StepStatus,
+  TenantRecord,
+} from './records.js';
+
+const UNIQUE_VIOLATION = '23505';
+
+/**
+ * The tenant registry: tenants, operations (one per state-machine execution), their steps, and
+ * audit events. Every status change goes through {@link TenantRegistry.transition}, which applies
+ * the status model's rules in the same statement that writes.
+ */
+export class TenantRegistry {
+  constructor(private readonly sql: SqlExecutor) {}
+
+  /** Runs `work` with a registry bound to one transaction. */
+  static async inTransaction<T>(sql: SqlPort, work: (registry: TenantRegistry) => Promise<T>): Promise<T> {
+    return sql.transaction((tx) => work(new TenantRegistry(tx)));
+  }
+
+  async getTenant(tenantId: string, { forUpdate = false } = {}): Promise<TenantRecord | undefined> {
+    const { rows } = await this.sql.query(
+      `SELECT * FROM tenants WHERE tenant_id = :tenantId${forUpdate ? ' FOR UPDATE' : ''}`,
+      { tenantId },
+    );
+    return rows[0] ? toTenant(rows[0]) : undefined;
+  }
+
+  async requireTenant(tenantId: string): Promise<TenantRecord> {
+    const tenant = await this.getTenant(tenantId);
+    if (!tenant) throw new NotFoundError(`no tenant ${tenantId}`);
+    return tenant;
+  }
+
+  async listTenants({ includeDeleted = false } = {}): Promise<TenantRecord[]> {
+    const { rows } = await this.sql.query(
+      `SELECT * FROM tenants ${includeDeleted ? '' : "WHERE status <> 'DELETED'"} ORDER BY created_at, tenant_id`,
+    );
+    return rows.map(toTenant);
+  }
+
+  /** Tenants that hold a place in each cell (every status but DELETED). */
+  async countTenantsByCell(): Promise<Map<string, number>> {
+    const { rows } = await this.sql.query(
+      `SELECT cell, count(*)::integer AS tenants FROM tenants
+        WHERE status <> 'DELETED' AND cell IS NOT NULL GROUP BY cell`,
+    );
+    return new Map(rows.map((row) => [String(row.cell), Number(row.tenants)]));
+  }
+
+  async insertTenant(tenant: { tenantId: string; displayName: string; tier: Tier; status: TenantStatus }): Promise<void> {
+    await this.sql.query(
+      `INSERT INTO tenants (tenant_id, display_name, tier, status) VALUES (:tenantId, :displayName, :tier, :status)`,
+      tenant,
+    );
+  }
+
+  /**
+   * Moves a tenant to `to` if its current status allows it; otherwise throws a ConflictError that
+   * says what the status is. `changes` are written in the same statement.
+   */
+  async transition(
+    tenantId: string,
+    to: TenantStatus,
+    changes: { lastError?: string | null; displayName?: string; tier?: Tier } = {},
+  ): Promise<TenantRecord> {
+    const sources = sourcesOf(to);
+    const params: Record<string, string | null> = { tenantId, to };
+    sources.forEach((status, i) => (params[`from${i}`] = status));
+    const sets = ['status = :to', 'updated_at = now()'];
+    if (changes.lastError !== undefined) {
+      sets.push('last_error = :lastError');
+      params.lastError = changes.lastError;
+    }
+    if (changes.displayName !== undefined) {
+      sets.push('display_name = :displayName');
+      params.displayName = changes.displayName;
+    }
+    if (changes.tier !== undefined) {
+      sets.push('tier = :tier');
+      params.tier = changes.tier;
+    }
+    const { rows } = await this.sql.query(
+      `UPDATE tenants SET ${sets.join(', ')}
+        WHERE tenant_id = :tenantId AND status IN (${sources.map((_, i) => `:from${i}`).join(', ')})
+        RETURNING *`,
+      params,
+    );
+    if (rows[0]) return toTenant(rows[0]);
+    const current = await this.requireTenant(tenantId);
+    throw new ConflictError(`tenant ${tenantId} is ${current.status} and cannot become ${to}`, {
+      tenantId,
+      status: current.status,
+    });
+  }
+
+  async savePlan(tenantId: string, plan: TenantPlan): Promise<void> {
+    await this.sql.query(
+      `UPDATE tenants SET plan = CAST(:plan AS jsonb), cell = :cell, tier = :tier, display_name = :displayName,
+              updated_at = now() WHERE tenant_id = :tenantId`,
+      { tenantId, plan: JSON.stringify(plan), cell: plan.scope.cell, tier: plan.tier, displayName: plan.displayName },
+    );
+  }
+
+  async setServing(tenantId: string, serving: { url?: string | null; version?: string | null }): Promise<void> {
+    await this.sql.query(
+      `UPDATE tenants SET url = COALESCE(:url, url), version = COALESCE(:version, version), updated_at = now()
+        WHERE tenant_id = :tenantId`,
+      { tenantId, url: serving.url ?? null, version: serving.version ?? null },
+    );
+  }
+
+  /** Records a new running operation; a ConflictError names the one already running on the tenant. */
+  async insertOperation(operation: {
+    operationId: string;
+    tenantId: string;
+    kind: OperationKind;
+    input: unknown;
+    requestedBy: string;
+    idempotencyKey?: string;
+    requestHash?: string;
+  }): Promise<OperationRecord> {
+    try {
+      const { rows } = await this.sql.query(
+        `INSERT INTO operations (operation_id, tenant_id, kind, status, input, requested_by, idempotency_key, request_hash)
+         VALUES (:operationId, :tenantId, :kind, 'RUNNING', CAST(:input AS jsonb), :requestedBy, :idempotencyKey, :requestHash)
+         RETURNING *`,
+        {
+          operationId: operation.operationId,
+          tenantId: operation.tenantId,
+          kind: operation.kind,
+          input: JSON.stringify(operation.input),
+          requestedBy: operation.requestedBy,
+          idempotencyKey: operation.idempotencyKey ?? null,
+          requestHash: operation.requestHash ?? null,
+        },
+      );
+      return toOperation(rows[0]!);
+    } catch (error) {
+      if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
+        const running = await this.runningOperation(operation.tenantId);
+        if (running) {
+          throw new ConflictError(`tenant ${operation.tenantId} already has a ${running.kind} operation running`, {
+            operationId: running.operationId,
+          });
+        }
+        throw new ConflictError('this Idempotency-Key is already in use');
+      }
+      throw error;
+    }
+  }
+
+  async runningOperation(tenantId: string): Promise<OperationRecord | undefined> {
+    const { rows } = await this.sql.query(
+      `SELECT * FROM operations WHERE tenant_id = :tenantId AND status = 'RUNNING'`,
+      { tenantId },
+    );
+    return rows[0] ? toOperation(rows[0]) : undefined;
+  }
+
+  async findOperationByIdempotencyKey(idempotencyKey: string): Promise<OperationRecord | undefined> {
+    const { rows } = await this.sql.query(`SELECT * FROM operations WHERE idempotency_key = :idempotencyKey`, {
+      idempotencyKey,
+    });
+    return rows[0] ? toOperation(rows[0]) : undefined;
+  }
+
+  async getOperation(operationId: string): Promise<OperationRecord | undefined> {
+    const { rows } = await this.sql.query(`SELECT * FROM operations WHERE operation_id = :operationId`, { operationId });
+    return rows[0] ? toOperation(rows[0]) : undefined;
+  }
+
+  async setExecution(operationId: string, executionId: string): Promise<void> {
+    await this.sql.query(`UPDATE operations SET execution_id = :executionId WHERE operation_id = :operationId`, {
+      operationId,
+      executionId,
+    });
+  }
+
+  /** Closes a running operation; says whether it was still running (a second close changes nothing). */
+  async finishOperation(operationId: string, status: Exclude<OperationStatus, 'RUNNING'>, error?: string): Promise<boolean> {
+    const { rowCount } = await this.sql.query(
+      `UPDATE operations SET status = :status, error = :error, ended_at = now()
+        WHERE operation_id = :operationId AND status = 'RUNNING'`,
+      { operationId, status, error: error ?? null },
+    );
+    return rowCount > 0;
+  }
+
+  async stepStarted(operationId: string, state: string): Promise<number> {
+    const { rows } = await this.sql.query(
+      `WITH step AS (
+         INSERT INTO operation_steps (operation_id, state, status) VALUES (:operationId, :state, 'RUNNING')
+         RETURNING step_id
+       ), op AS (
+         UPDATE operations SET current_state = :state WHERE operation_id = :operationId
+       )
+       SELECT step_id FROM step`,
+      { operationId, state },
+    );
+    return Number(rows[0]!.step_id);
+  }
+
+  async stepFinished(stepId: number, status: Exclude<StepStatus, 'RUNNING'>, note: { detail?: string; error?: string } = {}): Promise<void> {
+    await this.sql.query(
+      `UPDATE operation_steps SET status = :status, detail = :detail, error = :error, ended_at = clock_timestamp()
+        WHERE step_id = :stepId`,
+      { stepId, status, detail: note.detail ?? null, error: note.error ?? null },
+    );
+  }
+
+  async listSteps(operationId: string): Promise<StepRecord[]> {
+    const { rows } = await this.sql.query(
+      `SELECT * FROM operation_steps WHERE operation_id = :operationId ORDER BY step_id`,
+      { operationId },
+    );
+    return rows.map(toStep);
+  }
+
+  async listOperations(tenantId: string): Promise<OperationRecord[]> {
+    const { rows } = await this.sql.query(
+      `SELECT * FROM operations WHERE tenant_id = :tenantId ORDER BY started_at DESC`,
+      { tenantId },
+    );
+    return rows.map(toOperation);
+  }
+
+  async audit(event: AuditEvent): Promise<void> {
+    await this.sql.query(
+      `INSERT INTO audit_events (actor, action, tenant_id, operation_id, detail)
+       VALUES (:actor, :action, :tenantId, :operationId, CAST(:detail AS jsonb))`,
+      {
+        actor: event.actor,
+        action: event.action,
+        tenantId: event.tenantId ?? null,
+        operationId: event.operationId ?? null,
+        detail: JSON.stringify(event.detail ?? {}),
+      } satisfies SqlParams,
+    );
+  }
+
+  async listAudit(tenantId: string): Promise<AuditRecord[]> {
+    const { rows } = await this.sql.query(
+      `SELECT * FROM audit_events WHERE tenant_id = :tenantId ORDER BY event_id`,
+      { tenantId },
+    );
+    return rows.map((row) => ({
+      eventId: Number(row.event_id),
+      at: String(row.at),
+      actor: String(row.actor),
+      action: String(row.action),
+      tenantId: nullableString(row.tenant_id),
+      operationId: nullableString(row.operation_id),
+      detail: JSON.parse(String(row.detail)) as Record<string, unknown>,
+    }));
+  }
+}
+
+function nullableString(value: SqlRow[string] | undefined): string | null {
+  return value === null || value === undefined ? null : String(value);
+}
+
+function toTenant(row: SqlRow): TenantRecord {
+  return {
+    tenantId: String(row.tenant_id),
+    displayName: String(row.display_name),
+    tier: String(row.tier) as Tier,
+    cell: nullableString(row.cell),
+    status: String(row.status) as TenantStatus,
+    url: nullableString(row.url),
+    version: nullableString(row.version),
+    plan: row.plan ? (JSON.parse(String(row.plan)) as TenantPlan) : null,
+    lastError: nullableString(row.last_error),
+    createdAt: String(row.created_at),
+    updatedAt: String(row.updated_at),
+  };
+}
+
+function toOperation(row: SqlRow): OperationRecord {
+  return {
+    operationId: String(row.operation_id),
+    tenantId: String(row.tenant_id),
+    kind: String(row.kind) as OperationKind,
+    status: String(row.status) as OperationStatus,
+    input: JSON.parse(String(row.input)) as unknown,
+    currentState: nullableString(row.current_state),
+    error: nullableString(row.error),
+    idempotencyKey: nullableString(row.idempotency_key),
+    requestHash: nullableString(row.request_hash),
+    requestedBy: String(row.requested_by),
+    executionId: nullableString(row.execution_id),
+    startedAt: String(row.started_at),
+    endedAt: nullableString(row.ended_at),
+  };
+}
+
+function toStep(row: SqlRow): StepRecord {
+  return {
+    stepId: Number(row.step_id),
+    state: String(row.state),
+    status: String(row.status) as StepStatus,
+    detail: nullableString(row.detail),
+    error: nullableString(row.error),
+    startedAt: String(row.started_at),
+    endedAt: nullableString(row.ended_at),
+  };
+}

@@ -1,0 +1,1 @@
+import '../../local/promise-with-resolvers.js';
