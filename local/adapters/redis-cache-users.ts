@@ -1,0 +1,263 @@
+import { Redis } from 'ioredis';
+import { TransientError, ValidationError, errorMessage } from '../../lambdas/domain/errors.js';
+import type { CacheAvailability, CacheUserSpec, CacheUsersPort } from '../../lambdas/ports/cache-users.js';
+
+export interface RedisCacheUsersOptions {
+  /** The Redis that holds the users, with a user allowed to run `ACL`. @default redis://127.0.0.1:6379 */
+  readonly url: string | undefined;
+  /** How long a connection attempt may take before the Redis counts as unreachable. @default 1000 */
+  readonly connectTimeoutMs?: number;
+}
+
+const DEFAULT_URL = 'redis://127.0.0.1:6379';
+const DEFAULT_CONNECT_TIMEOUT_MS = 1_000;
+const COMMAND_TIMEOUT_MS = 5_000;
+
+const USER_NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
+const PATTERN = /^t:[a-z0-9][a-z0-9-]{0,63}:\*$/;
+/** Base64, base64url and hex all fit; no whitespace, so one password is always one rule. */
+const PASSWORD = /^[A-Za-z0-9._~+/=-]{16,128}$/;
+
+/**
+ * What a tenant's user may do, after its keys and channels are set. Starting from nothing, it gets
+ * the data commands (read, write, keyspace), pub/sub, MULTI/EXEC and its own connection's
+ * commands, then loses everything that reaches past its own keys: `@dangerous` (FLUSHALL, KEYS,
+ * CONFIG, ACL, INFO, CLIENT LIST/KILL, SORT, MIGRATE...), `@scripting` (FUNCTION FLUSH/DELETE
+ * act on the server's one shared library), and the few remaining commands that key and channel
+ * patterns do not filter: SCAN and RANDOMKEY (other tenants' key names), DBSIZE, PUBSUB
+ * (other tenants' channel names), CLIENT TRACKING (BCAST prefixes are not checked against the
+ * key patterns), SELECT and MOVE (keep the tenant in database 0, as in a cluster-mode cache).
+ */
+export const TENANT_COMMAND_RULES: readonly string[] = [
+  '-@all',
+  '+@read',
+  '+@write',
+  '+@keyspace',
+  '+@pubsub',
+  '+@transaction',
+  '+@connection',
+  '-@dangerous',
+  '-@scripting',
+  '-scan',
+  '-randomkey',
+  '-dbsize',
+  '-pubsub',
+  '-client|tracking',
+  '-select',
+  '-move',
+];
+
+/** The `ACL SETUSER` rules for `spec`, after checking every part of it. Same spec, same rules. */
+export function tenantAclRules(spec: CacheUserSpec): string[] {
+  checkUserName(spec.userName);
+  check('keyPattern', spec.keyPattern, PATTERN, 'a key pattern like t:<tenant>:*');
+  check('channelPattern', spec.channelPattern, PATTERN, 'a channel pattern like t:<tenant>:*');
+  if (typeof spec.password !== 'string' || !PASSWORD.test(spec.password)) {
+    throw new ValidationError('password', `the password of cache user ${spec.userName} must be 16 to 128 characters from A-Z a-z 0-9 . _ ~ + / = -`);
+  }
+  return [
+    'reset',
+    'on',
+    `>${spec.password}`,
+    'resetkeys',
+    `~${spec.keyPattern}`,
+    'resetchannels',
+    `&${spec.channelPattern}`,
+    ...TENANT_COMMAND_RULES,
+  ];
+}
+
+function checkUserName(userName: string): void {
+  check('userName', userName, USER_NAME, '1 to 40 lowercase letters, digits or hyphens');
+}
+
+function check(field: string, value: string, pattern: RegExp, expected: string): void {
+  if (typeof value !== 'string' || !pattern.test(value)) {
+    throw new ValidationError(field, `${JSON.stringify(value)} is not ${expected}`);
+  }
+}
+
+/** Cache users as Redis ACL users, on a real Redis (local stand-in for ElastiCache RBAC). */
+export class RedisCacheUsers implements CacheUsersPort {
+  private readonly url: string;
+  private readonly urlGiven: boolean;
+  private readonly connectTimeoutMs: number;
+  private client: Redis | undefined;
+  private connecting: Promise<Redis> | undefined;
+  private lastConnectionError: unknown;
+  private available: CacheAvailability | undefined;
+
+  constructor(options: RedisCacheUsersOptions) {
+    this.url = options.url ?? DEFAULT_URL;
+    this.urlGiven = options.url !== undefined;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  }
+
+  async availability(): Promise<CacheAvailability> {
+    if (this.available) return this.available;
+    let client: Redis;
+    try {
+      client = await this.connected();
+    } catch (error) {
+      const advice = this.urlGiven ? 'check the URL' : 'start one there or set REDIS_URL to use another';
+      return { available: false, reason: `no Redis reachable at ${this.shownUrl()} (${describe(error, this.connectTimeoutMs)}); ${advice}` };
+    }
+    try {
+      await client.call('ACL', 'WHOAMI');
+    } catch (error) {
+      if (isConnectionError(error)) return { available: false, reason: `Redis at ${this.shownUrl()} went away (${describe(error, this.connectTimeoutMs)})` };
+      return {
+        available: false,
+        reason: `Redis at ${this.shownUrl()} cannot manage ACL users (${errorMessage(error)}); it needs Redis 6 or later and a user allowed to run ACL`,
+      };
+    }
+    this.available = { available: true, endpoint: endpointOf(this.url) };
+    return this.available;
+  }
+
+  async ensureUser(spec: CacheUserSpec): Promise<void> {
+    const rules = tenantAclRules(spec);
+    await this.run((client) => client.call('ACL', 'SETUSER', spec.userName, ...rules));
+  }
+
+  async deleteUser(userName: string): Promise<boolean> {
+    checkUserName(userName);
+    const deleted = await this.run((client) => client.call('ACL', 'DELUSER', userName));
+    return Number(deleted) > 0;
+  }
+
+  async userExists(userName: string): Promise<boolean> {
+    checkUserName(userName);
+    const user = await this.run((client) => client.call('ACL', 'GETUSER', userName));
+    return user !== null;
+  }
+
+  /** Closes the connection, if there is one. The adapter reconnects if used again. */
+  async close(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    if (!client) return;
+    if (client.status === 'ready') {
+      try {
+        await client.quit();
+        return;
+      } catch {
+        // The connection is going anyway; make sure it is gone.
+      }
+    }
+    disconnect(client);
+  }
+
+  private async run<T>(command: (client: Redis) => Promise<T>): Promise<T> {
+    let client: Redis;
+    try {
+      client = await this.connected();
+    } catch (error) {
+      throw new TransientError(`no Redis reachable at ${this.shownUrl()} (${describe(error, this.connectTimeoutMs)})`, { cause: error });
+    }
+    try {
+      return await command(client);
+    } catch (error) {
+      if (isConnectionError(error)) {
+        throw new TransientError(`Redis at ${this.shownUrl()} did not answer (${describe(error, this.connectTimeoutMs)})`, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  /** One connection, opened on first use and again after it is lost; never a background retry loop. */
+  private async connected(): Promise<Redis> {
+    if (this.client?.status === 'ready') return this.client;
+    this.connecting ??= this.connect().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private async connect(): Promise<Redis> {
+    if (this.client) disconnect(this.client);
+    this.client = undefined;
+    this.lastConnectionError = undefined;
+    const client = new Redis(this.url, {
+      lazyConnect: true,
+      connectTimeout: this.connectTimeoutMs,
+      commandTimeout: COMMAND_TIMEOUT_MS,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      enableOfflineQueue: false,
+      disableClientInfo: true,
+    });
+    client.on('error', (error: unknown) => {
+      this.lastConnectionError = error;
+    });
+    try {
+      await client.connect();
+    } catch (error) {
+      disconnect(client);
+      throw this.lastConnectionError ?? error;
+    }
+    this.client = client;
+    return client;
+  }
+
+  /** The URL without its password, fit for messages and logs. */
+  private shownUrl(): string {
+    try {
+      const url = new URL(this.url);
+      if (url.password) url.password = '***';
+      return url.toString().replace(/\/$/, '');
+    } catch {
+      return '(unparsable Redis URL)';
+    }
+  }
+}
+
+/**
+ * Drops a connection that is not already over. ioredis's `disconnect()` on a stream that has
+ * already closed arms a two-second timer that nothing clears, holding the process open.
+ */
+function disconnect(client: Redis): void {
+  if (client.status !== 'end') client.disconnect();
+}
+
+function endpointOf(redisUrl: string): { host: string; port: number } {
+  const url = new URL(redisUrl);
+  return { host: url.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1', port: url.port ? Number(url.port) : 6379 };
+}
+
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const CONNECTION_MESSAGES = [
+  'Connection is closed',
+  'Command timed out',
+  'max retries per request',
+  "Stream isn't writeable",
+];
+
+function errorCode(error: unknown): string | undefined {
+  if (typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string') return error.code;
+  return undefined;
+}
+
+function isConnectionError(error: unknown): boolean {
+  const code = errorCode(error);
+  if (code && CONNECTION_CODES.has(code)) return true;
+  const message = errorMessage(error);
+  return CONNECTION_MESSAGES.some((fragment) => message.includes(fragment));
+}
+
+function describe(error: unknown, connectTimeoutMs: number): string {
+  switch (errorCode(error)) {
+    case 'ECONNREFUSED':
+      return 'connection refused';
+    case 'ETIMEDOUT':
+      return `no answer within ${connectTimeoutMs} ms`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'host name not found';
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return 'host unreachable';
+    default:
+      return errorMessage(error);
+  }
+}
