@@ -1,0 +1,148 @@
+/**
+ * Local edge: the routes the front door serves, and the tenants' static-asset folders.
+ *
+ * Layout under `stateDir`:
+ *   edge/routes.json             every route, rewritten atomically on each change
+ *   assets/<assetsBucket>/       a tenant's static assets, laid out like the bucket's keys
+ */
+import { readFileSync } from 'node:fs';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { ValidationError } from '../../lambdas/domain/errors.js';
+import type { EdgePort, TenantRoute } from '../../lambdas/ports/edge.js';
+
+export interface LocalEdgeOptions {
+  /** Folder for the routes file and the static-asset folders. */
+  readonly stateDir: string;
+  /** Tenants are served at `<label>.<baseDomain>`. @default 'localhost' */
+  readonly baseDomain?: string;
+  /** The front door's port, known once it listens. */
+  readonly port: () => number;
+}
+
+const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const BUCKET_NAME = /^[a-z0-9](?:[a-z0-9.-]{1,61}[a-z0-9])$/;
+
+const routeSchema = z.object({
+  tenantId: z.string().regex(DNS_LABEL, 'must be a DNS label'),
+  hostLabel: z.string().regex(DNS_LABEL, 'must be a DNS label'),
+  endpoint: z.string().regex(/^(?:[a-z0-9.-]+|\[[0-9a-f:.]+\]):\d{1,5}$/i, 'must be host:port'),
+  assetsBucket: z.string().regex(BUCKET_NAME, 'must be a bucket name').refine((name) => !name.includes('..'), 'must be a bucket name'),
+});
+
+const routesFileSchema = z.object({ routes: z.array(routeSchema) });
+
+export class LocalEdge implements EdgePort {
+  readonly baseDomain: string;
+  private readonly stateDir: string;
+  private readonly port: () => number;
+  private readonly routes = new Map<string, TenantRoute>();
+  /** Writes of the routes file, one after another; each writes the routes as they are then. */
+  private saving: Promise<void> = Promise.resolve();
+
+  constructor(options: LocalEdgeOptions) {
+    this.stateDir = resolve(options.stateDir);
+    this.baseDomain = (options.baseDomain ?? 'localhost').toLowerCase();
+    this.port = options.port;
+    for (const route of this.load()) this.routes.set(route.hostLabel, route);
+  }
+
+  async ensureStaticAssets(assetsBucket: string): Promise<void> {
+    await mkdir(this.assetsFolder(assetsBucket), { recursive: true });
+  }
+
+  async removeStaticAssets(assetsBucket: string): Promise<boolean> {
+    const existed = await this.staticAssetsExist(assetsBucket);
+    await rm(this.assetsFolder(assetsBucket), { recursive: true, force: true });
+    return existed;
+  }
+
+  async staticAssetsExist(assetsBucket: string): Promise<boolean> {
+    try {
+      return (await stat(this.assetsFolder(assetsBucket))).isDirectory();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw error;
+    }
+  }
+
+  async registerRoute(route: TenantRoute): Promise<{ url: string }> {
+    const parsed = routeSchema.safeParse(route);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new ValidationError(`route.${issue?.path.join('.') ?? ''}`, issue?.message ?? 'is invalid');
+    }
+    this.routes.set(parsed.data.hostLabel, parsed.data);
+    await this.save();
+    return { url: this.urlFor(parsed.data.hostLabel) };
+  }
+
+  async removeRoute(hostLabel: string): Promise<boolean> {
+    if (!this.routes.delete(hostLabel)) return false;
+    await this.save();
+    return true;
+  }
+
+  async getRoute(hostLabel: string): Promise<TenantRoute | undefined> {
+    return this.lookup(hostLabel);
+  }
+
+  urlFor(hostLabel: string): string {
+    return `http://${hostLabel}.${this.baseDomain}:${this.port()}/`;
+  }
+
+  /** The route of a host label, for the front door (synchronous: routes are in memory). */
+  lookup(hostLabel: string): TenantRoute | undefined {
+    return this.routes.get(hostLabel.toLowerCase());
+  }
+
+  /** The route of a tenant id, for requests that name the tenant in a header rather than the host. */
+  lookupTenant(tenantId: string): TenantRoute | undefined {
+    for (const route of this.routes.values()) if (route.tenantId === tenantId) return route;
+    return undefined;
+  }
+
+  listRoutes(): TenantRoute[] {
+    return [...this.routes.values()].sort((a, b) => a.hostLabel.localeCompare(b.hostLabel));
+  }
+
+  /** The folder holding a bucket's objects; a bucket name that could escape the assets root is refused. */
+  assetsFolder(assetsBucket: string): string {
+    if (!BUCKET_NAME.test(assetsBucket) || assetsBucket.includes('..')) {
+      throw new ValidationError('assetsBucket', `must be a bucket name, got ${JSON.stringify(assetsBucket)}`);
+    }
+    return join(this.stateDir, 'assets', assetsBucket);
+  }
+
+  private routesPath(): string {
+    return join(this.stateDir, 'edge', 'routes.json');
+  }
+
+  private load(): TenantRoute[] {
+    let text: string;
+    try {
+      text = readFileSync(this.routesPath(), 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+    const parsed = routesFileSchema.safeParse(JSON.parse(text));
+    if (!parsed.success) {
+      throw new Error(`${this.routesPath()} is not a valid routes file: ${parsed.error.issues[0]?.message ?? 'unknown problem'}`);
+    }
+    return parsed.data.routes;
+  }
+
+  private save(): Promise<void> {
+    const write = async (): Promise<void> => {
+      const path = this.routesPath();
+      const temporary = `${path}.${process.pid}.tmp`;
+      await mkdir(join(this.stateDir, 'edge'), { recursive: true });
+      await writeFile(temporary, `${JSON.stringify({ routes: this.listRoutes() }, null, 2)}\n`);
+      await rename(temporary, path);
+    };
+    this.saving = this.saving.then(write, write);
+    return this.saving;
+  }
+}

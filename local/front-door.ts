@@ -1,0 +1,288 @@
+/**
+ * The local front door: what CloudFront, the ALB and Caddy do together in the cloud, in one
+ * small reverse proxy. A request names its tenant by host (`<label>.localhost:<port>`) or, when
+ * the host names none, by an `X-Tenant-Id` header (as CloudFront injects one in the cloud).
+ * `/assets/…` is served from the tenant's static-asset folder; the rest is forwarded to the
+ * tenant's compute endpoint over kept-alive connections.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import {
+  Agent,
+  createServer,
+  request,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type ServerResponse,
+} from 'node:http';
+import { extname, resolve, sep } from 'node:path';
+import { pipeline } from 'node:stream';
+import type { TenantRoute } from '../lambdas/ports/edge.js';
+import type { LocalEdge } from './adapters/local-edge.js';
+
+export interface FrontDoorOptions {
+  readonly edge: LocalEdge;
+  /** @default '127.0.0.1' */
+  readonly host?: string;
+  /** @default 0 (a free port) */
+  readonly port?: number;
+}
+
+export interface FrontDoor {
+  readonly port: number;
+  readonly url: string;
+  /** Stops listening, closes every connection (client and upstream) and resolves. */
+  close(): Promise<void>;
+}
+
+/** Shorter than the tenant runtime's keep-alive timeout (65 s), so idle connections are closed from this side first. */
+const CLIENT_KEEP_ALIVE_TIMEOUT_MS = 5_000;
+const UPSTREAM_IDLE_TIMEOUT_MS = 4_000;
+
+/** Headers that describe one connection, not the message: never forwarded. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+]);
+
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8',
+  '.htm': 'text/html; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
+  '.avif': 'image/avif',
+  '.ico': 'image/x-icon',
+  '.woff': 'font/woff',
+  '.woff2': 'font/woff2',
+  '.wasm': 'application/wasm',
+};
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function page(title: string, paragraphs: readonly string[]): string {
+  return `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>${title}</title></head>
+<body>
+<h1>${title}</h1>
+${paragraphs.map((p) => `<p>${p}</p>`).join('\n')}
+</body>
+</html>
+`;
+}
+
+function sendHtml(res: ServerResponse, status: number, html: string): void {
+  res.writeHead(status, {
+    'content-type': 'text/html; charset=utf-8',
+    'content-length': Buffer.byteLength(html),
+    'cache-control': 'no-store',
+  });
+  res.end(html);
+}
+
+/** The host without its port, lower-cased, or undefined for an IP literal. */
+function hostName(host: string): string | undefined {
+  if (host.startsWith('[')) return undefined;
+  const name = host.replace(/:\d*$/, '').replace(/\.$/, '').toLowerCase();
+  return /^[\d.]+$/.test(name) ? undefined : name;
+}
+
+/** The tenant label a host names under `baseDomain` (`acme` in `acme.localhost:8080`), if any. */
+function labelOf(host: string | undefined, baseDomain: string): string | undefined {
+  const name = host === undefined ? undefined : hostName(host);
+  if (name === undefined || !name.endsWith(`.${baseDomain}`)) return undefined;
+  return name.slice(0, -(baseDomain.length + 1));
+}
+
+function forwardedHeaders(req: IncomingMessage, route: TenantRoute): OutgoingHttpHeaders {
+  const incoming: IncomingHttpHeaders = req.headers;
+  const named = new Set(
+    (typeof incoming.connection === 'string' ? incoming.connection : '')
+      .split(',')
+      .map((name) => name.trim().toLowerCase())
+      .filter(Boolean),
+  );
+  const headers: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;
+    headers[name] = value;
+  }
+  const client = req.socket.remoteAddress ?? '';
+  const prior = incoming['x-forwarded-for'];
+  headers['x-forwarded-for'] = prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${client}` : client;
+  headers['x-forwarded-host'] = incoming.host ?? '';
+  headers['x-forwarded-proto'] = 'http';
+  headers['x-tenant-id'] = route.tenantId;
+  return headers;
+}
+
+function responseHeaders(upstream: IncomingMessage): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(upstream.headers)) {
+    if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
+  }
+  return headers;
+}
+
+export async function startFrontDoor({ edge, host = '127.0.0.1', port = 0 }: FrontDoorOptions): Promise<FrontDoor> {
+  const agent = new Agent({ keepAlive: true, timeout: UPSTREAM_IDLE_TIMEOUT_MS, scheduling: 'lifo' });
+  let boundPort = port;
+
+  const noTenantPage = (res: ServerResponse, requestHost: string | undefined): void => {
+    const routes = edge.listRoutes();
+    const list = routes.length
+      ? `Tenants served here: ${routes.map((r) => `<a href="${escapeHtml(edge.urlFor(r.hostLabel))}">${escapeHtml(r.hostLabel)}</a>`).join(', ')}.`
+      : 'No tenant is served here yet.';
+    sendHtml(
+      res,
+      404,
+      page('Hostplane front door', [
+        `<code>${escapeHtml(requestHost ?? '(no host)')}</code> names no tenant. A tenant is addressed by its host label: <code>${escapeHtml(`http://<tenant>.${edge.baseDomain}:${boundPort}/`)}</code>, or by an <code>X-Tenant-Id</code> header.`,
+        list,
+      ]),
+    );
+  };
+
+  const serveAsset = async (req: IncomingMessage, res: ServerResponse, route: TenantRoute, pathname: string): Promise<void> => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      return sendHtml(res, 405, page('Method not allowed', ['Static assets are read-only.']));
+    }
+    const notFound = (): void => sendHtml(res, 404, page('Not found', [`No asset at <code>${escapeHtml(pathname)}</code>.`]));
+    let key: string;
+    try {
+      key = decodeURIComponent(pathname).slice(1);
+    } catch {
+      return notFound();
+    }
+    // Keys are paths under the bucket, as in S3 behind CloudFront: `/assets/app.css` is `assets/app.css`.
+    const root = edge.assetsFolder(route.assetsBucket);
+    const file = resolve(root, key);
+    if (key.includes('\0') || !file.startsWith(`${root}${sep}`)) return notFound();
+    let size: number;
+    try {
+      const info = await stat(file);
+      if (!info.isFile()) return notFound();
+      size = info.size;
+    } catch {
+      return notFound();
+    }
+    res.writeHead(200, {
+      'content-type': CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream',
+      'content-length': size,
+      'x-content-type-options': 'nosniff',
+    });
+    if (req.method === 'HEAD') return void res.end();
+    pipeline(createReadStream(file), res, () => undefined);
+  };
+
+  const proxy = (req: IncomingMessage, res: ServerResponse, route: TenantRoute, retried = false): void => {
+    const separator = route.endpoint.lastIndexOf(':');
+    const upstreamHost = route.endpoint.slice(0, separator).replace(/^\[|\]$/g, '');
+    const upstreamPort = Number(route.endpoint.slice(separator + 1));
+    const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+    const upstream = request({
+      host: upstreamHost,
+      port: upstreamPort,
+      method: req.method,
+      path: req.url,
+      headers: forwardedHeaders(req, route),
+      agent,
+    });
+    upstream.on('response', (upstreamRes) => {
+      res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, responseHeaders(upstreamRes));
+      pipeline(upstreamRes, res, () => undefined);
+    });
+    upstream.on('error', (error: NodeJS.ErrnoException) => {
+      if (res.headersSent || res.destroyed) return void res.destroy();
+      // A kept-alive connection the tenant closed just as it was reused: safe to try once more without a body.
+      if (!retried && upstream.reusedSocket && error.code === 'ECONNRESET' && !hasBody && IDEMPOTENT.has(req.method ?? '')) {
+        return proxy(req, res, route, true);
+      }
+      sendHtml(
+        res,
+        502,
+        page('Tenant not answering', [
+          `The service of tenant <code>${escapeHtml(route.tenantId)}</code> is not answering (${escapeHtml(error.code ?? error.message)}).`,
+          'It may be starting, restarting or stopped; try again in a moment.',
+        ]),
+      );
+    });
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    if (hasBody) pipeline(req, upstream, () => undefined);
+    else upstream.end();
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const target = req.url ?? '/';
+    if (!target.startsWith('/')) return sendHtml(res, 400, page('Bad request', ['Only origin-form request targets are served.']));
+    const label = labelOf(req.headers.host, edge.baseDomain);
+    const headerTenant = req.headers['x-tenant-id'];
+    let route: TenantRoute | undefined;
+    if (label !== undefined) route = edge.lookup(label);
+    else if (typeof headerTenant === 'string' && headerTenant !== '') route = edge.lookupTenant(headerTenant);
+    else return noTenantPage(res, req.headers.host);
+    if (!route) {
+      const named = label !== undefined ? `host <code>${escapeHtml(req.headers.host ?? '')}</code>` : `tenant id <code>${escapeHtml(String(headerTenant))}</code>`;
+      return sendHtml(res, 404, page('Unknown tenant', [`No tenant is served at ${named}.`, `Tenants are addressed as <code>${escapeHtml(`http://<tenant>.${edge.baseDomain}:${boundPort}/`)}</code>.`]));
+    }
+    const pathname = target.split('?', 1)[0] ?? '/';
+    if (pathname.startsWith('/assets/')) return serveAsset(req, res, route, pathname);
+    proxy(req, res, route);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      process.stderr.write(`front door: ${req.method} ${req.url} failed: ${String(error)}\n`);
+      if (!res.headersSent) sendHtml(res, 500, page('Front door error', ['The front door failed to handle this request.']));
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = CLIENT_KEEP_ALIVE_TIMEOUT_MS;
+
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolveListen();
+    });
+  });
+  const address = server.address();
+  boundPort = typeof address === 'object' && address ? address.port : port;
+
+  return {
+    port: boundPort,
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}/`,
+    close: () =>
+      new Promise<void>((resolveClose) => {
+        server.close(() => resolveClose());
+        server.closeAllConnections();
+        agent.destroy();
+      }),
+  };
+}
