@@ -1,0 +1,11 @@
+import type { FunctionName } from '../functions.js';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** The REST API: API Gateway resources in the cloud, the local HTTP adapter's routing table here. */
+export const API_ROUTES: readonly { method: HttpMethod; resource: string; function: FunctionName }[] = [
+  { method: 'POST', resource: '/tenants', function: 'CreateTenant' },
+  { method: 'GET', resource: '/tenants', function: 'ListTenants' },
+  { method: 'GET', resource: '/tenants/{id}', function: 'GetTenant' },
+  { method: 'GET', resource: '/operations/{id}', function: 'GetOperation' },
+];

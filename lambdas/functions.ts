@@ -1,0 +1,32 @@
+/**
+ * Every Lambda of the control plane: its name (the ASL placeholder is `${<Name>FunctionArn}`)
+ * and its entry file, which exports `handler`. The local engine and the CDK stack both read this.
+ */
+export const FUNCTIONS = {
+  ValidateTenantRequest: 'lambdas/handlers/validate-tenant-request.ts',
+  CreateTenantDatabase: 'lambdas/handlers/create-tenant-database.ts',
+  CreateTenantCacheUser: 'lambdas/handlers/create-tenant-cache-user.ts',
+  CreateStaticAssets: 'lambdas/handlers/create-static-assets.ts',
+  StartTenantCompute: 'lambdas/handlers/start-tenant-compute.ts',
+  RegisterTenantRoute: 'lambdas/handlers/register-tenant-route.ts',
+  MarkTenantActive: 'lambdas/handlers/mark-tenant-active.ts',
+  CompensateProvision: 'lambdas/handlers/compensate-provision.ts',
+  MarkProvisionFailed: 'lambdas/handlers/mark-provision-failed.ts',
+  ExecutionStatusChanged: 'lambdas/handlers/execution-status-changed.ts',
+  CreateTenant: 'lambdas/handlers/api/create-tenant.ts',
+  ListTenants: 'lambdas/handlers/api/list-tenants.ts',
+  GetTenant: 'lambdas/handlers/api/get-tenant.ts',
+  GetOperation: 'lambdas/handlers/api/get-operation.ts',
+} as const;
+
+export type FunctionName = keyof typeof FUNCTIONS;
+
+export function isFunctionName(name: string): name is FunctionName {
+  return Object.hasOwn(FUNCTIONS, name);
+}
+
+/** `${CreateTenantDatabaseFunctionArn}` → `CreateTenantDatabase`. */
+export function functionOfPlaceholder(resource: string): FunctionName | undefined {
+  const match = /^\$\{([A-Za-z0-9]+)FunctionArn\}$/.exec(resource);
+  return match && isFunctionName(match[1]!) ? match[1] : undefined;
+}

@@ -1,0 +1,72 @@
+import { tenantIdSchema } from '../domain/tenant-id.js';
+import { tenantResourceNames } from '../domain/naming.js';
+import type { Ports } from '../ports/index.js';
+import type { SqlPort } from '../ports/sql.js';
+import { TenantRegistry } from '../registry/tenant-registry.js';
+import { removeTenantResources, type RemovalReport } from './remove-tenant-resources.js';
+import type { StepOutcome } from './step-outcome.js';
+import { firstFailure, type PlannedStepInput, type ProvisionFailureInput } from './workflow-input.js';
+
+/** The last step of a good run: the tenant is ACTIVE and the operation SUCCEEDED. A retry after success changes nothing. */
+export async function markTenantActive(input: PlannedStepInput & { url?: string }, sql: SqlPort): Promise<StepOutcome> {
+  await TenantRegistry.inTransaction(sql, async (registry) => {
+    const done = await registry.getOperation(input.operationId);
+    const tenant = await registry.getTenant(input.plan.tenantId, { forUpdate: true });
+    if (done?.status === 'SUCCEEDED' && tenant?.status === 'ACTIVE') return;
+    await registry.transition(input.plan.tenantId, 'ACTIVE', { lastError: null });
+    await registry.finishOperation(input.operationId, 'SUCCEEDED');
+    const operation = await registry.getOperation(input.operationId);
+    await registry.audit({
+      actor: operation?.requestedBy ?? 'hostplane',
+      action: 'tenant.provision.succeeded',
+      tenantId: input.plan.tenantId,
+      operationId: input.operationId,
+      detail: { url: input.url ?? null },
+    });
+  });
+  return { status: 'done', tenantStatus: 'ACTIVE' };
+}
+
+/**
+ * Compensation: removes whatever the failed run made. Names come from the plan, or, when planning
+ * itself failed, from the tenant's registry row; with neither there is nothing of the tenant to remove.
+ */
+export async function compensateProvision(
+  input: ProvisionFailureInput,
+  ports: Pick<Ports, 'sql' | 'secrets' | 'cacheUsers' | 'compute' | 'edge' | 'appFiles' | 'config'>,
+): Promise<RemovalReport & { skipped?: string }> {
+  const names = input.plan?.names ?? (await namesFromRegistry(input, ports));
+  if (!names) return { removed: [], skipped: 'the tenant was never planned, so nothing of it exists' };
+  return removeTenantResources(names, ports);
+}
+
+async function namesFromRegistry(input: ProvisionFailureInput, ports: Pick<Ports, 'sql' | 'config'>) {
+  const operation = await new TenantRegistry(ports.sql).getOperation(input.operationId);
+  if (!operation) return undefined;
+  const tenant = await new TenantRegistry(ports.sql).getTenant(operation.tenantId);
+  const tenantId = tenantIdSchema.safeParse(operation.tenantId);
+  if (!tenant?.cell || !tenantId.success) return undefined;
+  return tenantResourceNames({ environment: ports.config.environment, cell: tenant.cell }, tenantId.data);
+}
+
+/** The end of a failed run: the tenant is FAILED with the reason, the operation FAILED. */
+export async function markProvisionFailed(input: ProvisionFailureInput, sql: SqlPort): Promise<StepOutcome> {
+  const reason = firstFailure(input);
+  await TenantRegistry.inTransaction(sql, async (registry) => {
+    const operation = await registry.getOperation(input.operationId);
+    if (!operation) return;
+    const tenant = await registry.getTenant(operation.tenantId, { forUpdate: true });
+    if (tenant && tenant.status !== 'FAILED') {
+      await registry.transition(operation.tenantId, 'FAILED', { lastError: reason });
+    }
+    await registry.finishOperation(input.operationId, 'FAILED', reason);
+    await registry.audit({
+      actor: operation.requestedBy,
+      action: 'tenant.provision.failed',
+      tenantId: operation.tenantId,
+      operationId: input.operationId,
+      detail: { reason },
+    });
+  });
+  return { status: 'done', tenantStatus: 'FAILED', reason };
+}

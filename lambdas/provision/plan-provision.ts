@@ -1,0 +1,35 @@
+import { PermanentError } from '../domain/errors.js';
+import { parseProvisionRequest, placeTenant, planTenant, type TenantPlan } from '../domain/tenant-plan.js';
+import type { PlatformConfig } from '../ports/index.js';
+import type { SqlPort } from '../ports/sql.js';
+import { TenantRegistry } from '../registry/tenant-registry.js';
+import type { ProvisionExecutionInput } from './workflow-input.js';
+
+/**
+ * The first provision step: validates the request again (the state machine may be started by
+ * other callers than the API), places the tenant in a cell with room, assembles its plan, and
+ * moves it to PROVISIONING, all in one transaction.
+ */
+export async function planProvision(input: ProvisionExecutionInput, sql: SqlPort, config: PlatformConfig): Promise<TenantPlan> {
+  const request = parseProvisionRequest(input.request);
+  return TenantRegistry.inTransaction(sql, async (registry) => {
+    const tenant = await registry.getTenant(request.tenantId, { forUpdate: true });
+    if (!tenant) throw new PermanentError(`no tenant ${request.tenantId} was requested`);
+    const occupancy = await registry.countTenantsByCell();
+    const cell =
+      tenant.cell && config.cells.some((c) => c.cell === tenant.cell)
+        ? tenant.cell
+        : placeTenant(config.cells.map((c) => ({ ...c, tenants: occupancy.get(c.cell) ?? 0 })));
+    const plan = planTenant(request, config.environment, cell);
+    await registry.transition(request.tenantId, 'PROVISIONING', { lastError: null });
+    await registry.savePlan(request.tenantId, plan);
+    await registry.audit({
+      actor: input.requestedBy,
+      action: 'tenant.provision.planned',
+      tenantId: request.tenantId,
+      operationId: input.operationId,
+      detail: { cell, tier: plan.tier },
+    });
+    return plan;
+  });
+}

@@ -1,0 +1,148 @@
+import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import '../promise-with-resolvers.js';
+import type { EventsPort } from '../../lambdas/ports/events.js';
+import type { WorkflowInput, WorkflowName, WorkflowsPort } from '../../lambdas/ports/workflows.js';
+import { loadFunctionHandler } from '../function-handlers.js';
+import { asLambdaFailure, invokeLikeLambda } from '../lambda-invoker.js';
+import { loadDefinition, type LoadedDefinition } from '../state-machine-definitions.js';
+
+export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
+
+export interface ExecutionResult {
+  readonly executionId: string;
+  readonly status: Exclude<ExecutionStatus, 'RUNNING'>;
+  readonly output?: unknown;
+  readonly error?: string;
+  readonly cause?: string;
+}
+
+export interface LocalWorkflowsOptions {
+  readonly events: EventsPort;
+  /** Folder of the ASL files. @default the repository's statemachines/ */
+  readonly statemachinesDir?: string;
+  /** Waits between retries, in ms, instead of the ASL's backoff (tests keep it short). @default the ASL's own */
+  readonly retryIntervalMs?: number;
+  /**
+   * Fault injection for tests: the named Task states fail with `error`, either before their
+   * handler runs or after it did its work (as when a Lambda's answer is lost). Read at each call.
+   */
+  readonly faults?: Readonly<Record<string, InjectedFault>>;
+}
+
+export interface InjectedFault {
+  readonly error: Error;
+  readonly when: 'before' | 'after';
+}
+
+interface Execution {
+  readonly workflow: WorkflowName;
+  readonly result: Promise<ExecutionResult>;
+  abort(): void;
+}
+
+/**
+ * The workflows port on one machine: the same ASL files, run by aws-local-stepfunctions, each
+ * Task invoking the same handler the Lambda exports, with Lambda's payload and error shapes.
+ * When an execution ends it publishes EventBridge's "Step Functions Execution Status Change".
+ */
+export class LocalWorkflows implements WorkflowsPort {
+  private readonly executions = new Map<string, Execution>();
+  private readonly definitions = new Map<WorkflowName, Promise<LoadedDefinition>>();
+
+  constructor(private readonly options: LocalWorkflowsOptions) {}
+
+  async start(workflow: WorkflowName, executionName: string, input: WorkflowInput): Promise<{ executionId: string }> {
+    const executionId = `local:${workflow}:${executionName}`;
+    if (this.executions.has(executionId)) return { executionId };
+    const { definition, tasks } = await this.definition(workflow);
+    const machine = new StateMachine(definition as unknown as StateMachineDefinition, {
+      validationOptions: { checkPaths: true, checkArn: true },
+    });
+
+    const taskResourceLocalHandlers: Record<string, (input: unknown) => Promise<never>> = {};
+    for (const [stateName, functionName] of tasks) {
+      taskResourceLocalHandlers[stateName] = async (taskInput: unknown) => {
+        const fault = this.options.faults?.[stateName];
+        if (fault?.when === 'before') throw asLambdaFailure(fault.error);
+        const handler = await loadFunctionHandler(functionName);
+        const output = await invokeLikeLambda(handler, functionName, taskInput);
+        if (fault?.when === 'after') throw asLambdaFailure(fault.error);
+        return output as never;
+      };
+    }
+    const retryIntervalOverrides =
+      this.options.retryIntervalMs === undefined
+        ? undefined
+        : Object.fromEntries([...tasks.keys()].map((name) => [name, this.options.retryIntervalMs!]));
+
+    const run = machine.run(JSON.parse(JSON.stringify(input)), {
+      overrides: { taskResourceLocalHandlers, retryIntervalOverrides },
+      context: {
+        Execution: { Id: executionId, Name: executionName, StartTime: new Date().toISOString(), Input: input },
+        StateMachine: { Id: `local:${workflow}`, Name: workflow },
+      } as never,
+    });
+    const result = run.result.then(
+      (output): ExecutionResult => ({ executionId, status: 'SUCCEEDED', output }),
+      (error: unknown): ExecutionResult => describeFailure(executionId, error),
+    );
+    this.executions.set(executionId, { workflow, result, abort: run.abort });
+    void result.then((ended) => this.announce(workflow, executionName, ended));
+    return { executionId };
+  }
+
+  /** Resolves when the execution ends. */
+  async waitFor(executionId: string): Promise<ExecutionResult> {
+    const execution = this.executions.get(executionId);
+    if (!execution) throw new Error(`no local execution ${executionId}`);
+    return execution.result;
+  }
+
+  /** Executions still running. */
+  running(): string[] {
+    return [...this.executions.keys()];
+  }
+
+  /** Waits for every execution to end (or aborts them all with `abort`), for a clean shutdown. */
+  async drain({ abort = false } = {}): Promise<void> {
+    const all = [...this.executions.values()];
+    if (abort) all.forEach((execution) => execution.abort());
+    await Promise.all(all.map((execution) => execution.result));
+  }
+
+  private definition(workflow: WorkflowName): Promise<LoadedDefinition> {
+    let loaded = this.definitions.get(workflow);
+    if (!loaded) {
+      loaded = loadDefinition(workflow, this.options.statemachinesDir);
+      this.definitions.set(workflow, loaded);
+    }
+    return loaded;
+  }
+
+  private async announce(workflow: WorkflowName, executionName: string, ended: ExecutionResult): Promise<void> {
+    try {
+      await this.options.events.publish({
+        source: 'aws.states',
+        detailType: 'Step Functions Execution Status Change',
+        detail: {
+          executionArn: ended.executionId,
+          stateMachineArn: `local:${workflow}`,
+          name: executionName,
+          status: ended.status,
+          error: ended.error ?? null,
+          cause: ended.cause ?? null,
+        },
+      });
+    } finally {
+      this.executions.delete(ended.executionId);
+    }
+  }
+}
+
+function describeFailure(executionId: string, error: unknown): ExecutionResult {
+  const e = error instanceof Error ? error : new Error(String(error));
+  if (e.name === 'ExecutionAbortedError') return { executionId, status: 'ABORTED', error: 'States.Aborted' };
+  const cause = (e as Error & { cause?: unknown }).cause;
+  if (cause instanceof Error) return { executionId, status: 'FAILED', error: cause.name, cause: cause.message };
+  return { executionId, status: 'FAILED', error: e.name, cause: e.message };
+}

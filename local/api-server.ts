@@ -1,0 +1,140 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { API_ROUTES } from '../lambdas/api/routes.js';
+import { loadFunctionHandler } from './function-handlers.js';
+import { invokeLikeLambda } from './lambda-invoker.js';
+
+const MAX_BODY_BYTES = 1024 * 1024;
+
+export interface ApiServer {
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export interface ApiServerOptions {
+  readonly host?: string;
+  readonly port?: number;
+  /** Who the local operator is, as the Cognito authorizer would say. @default the login name */
+  readonly operator?: string;
+}
+
+/** Matches a path against the API's resources (`/tenants/{id}`), giving the route and its path parameters. */
+export function matchRoute(method: string, path: string) {
+  const segments = path.split('/').filter(Boolean);
+  let pathExists = false;
+  for (const route of API_ROUTES) {
+    const template = route.resource.split('/').filter(Boolean);
+    if (template.length !== segments.length) continue;
+    const params: Record<string, string> = {};
+    const matches = template.every((part, i) => {
+      const name = /^\{(\w+)\}$/.exec(part)?.[1];
+      if (name) params[name] = decodeURIComponent(segments[i]!);
+      return name !== undefined || part === segments[i];
+    });
+    if (!matches) continue;
+    pathExists = true;
+    if (route.method === method) return { route, pathParameters: params };
+  }
+  return { route: undefined, pathExists };
+}
+
+/**
+ * The control-plane API on one machine: a thin HTTP adapter that turns each request into the
+ * API Gateway proxy event the Lambda would get and answers with what the same handler returns.
+ */
+export async function startApiServer(options: ApiServerOptions = {}): Promise<ApiServer> {
+  const operator = options.operator ?? process.env.USER ?? 'local-operator';
+  const server: Server = createServer((req, res) => {
+    handle(req, res, operator).catch((error: unknown) => {
+      console.error('local API adapter error', error);
+      if (!res.headersSent) send(res, { statusCode: 500, body: JSON.stringify({ error: 'InternalError', message: 'internal error' }) });
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const { port, address } = server.address() as AddressInfo;
+  return {
+    port,
+    url: `http://${address}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, operator: string): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const method = (req.method ?? 'GET').toUpperCase();
+  const { route, pathParameters, pathExists } = matchRoute(method, url.pathname);
+  if (!route) {
+    const [statusCode, message] = pathExists ? [405, `${method} is not allowed on ${url.pathname}`] : [404, `no route ${url.pathname}`];
+    send(res, { statusCode, body: JSON.stringify({ error: statusCode === 404 ? 'NotFound' : 'MethodNotAllowed', message }) });
+    return;
+  }
+  const body = await readBody(req);
+  if (body === undefined) {
+    send(res, { statusCode: 413, body: JSON.stringify({ error: 'PayloadTooLarge', message: `body over ${MAX_BODY_BYTES} bytes` }) });
+    return;
+  }
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (typeof value === 'string') headers[name] = value;
+    else if (Array.isArray(value)) headers[name] = value.join(',');
+  }
+  const query = Object.fromEntries(url.searchParams);
+  const event = {
+    httpMethod: method,
+    path: url.pathname,
+    resource: route.resource,
+    pathParameters,
+    headers,
+    multiValueHeaders: {},
+    queryStringParameters: Object.keys(query).length ? query : null,
+    multiValueQueryStringParameters: null,
+    stageVariables: null,
+    body: body.length ? body.toString('utf8') : null,
+    isBase64Encoded: false,
+    requestContext: {
+      requestId: randomUUID(),
+      httpMethod: method,
+      path: url.pathname,
+      resourcePath: route.resource,
+      stage: 'local',
+      authorizer: { claims: { 'cognito:username': operator } },
+    },
+  } as unknown as APIGatewayProxyEvent;
+  const handler = await loadFunctionHandler(route.function);
+  send(res, (await invokeLikeLambda(handler, route.function, event)) as APIGatewayProxyResult);
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        resolve(undefined);
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, result: Pick<APIGatewayProxyResult, 'statusCode' | 'body'> & { headers?: APIGatewayProxyResult['headers'] }): void {
+  const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+  for (const [name, value] of Object.entries(result.headers ?? {})) headers[name] = String(value);
+  res.writeHead(result.statusCode, headers);
+  res.end(result.body);
+}

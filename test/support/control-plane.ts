@@ -1,0 +1,77 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { startLocalControlPlane, type LocalControlPlane, type LocalControlPlaneOptions } from '../../local/control-plane.js';
+import { dropTestDatabases } from './databases.js';
+import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueEnvironment } from './services.js';
+
+export interface TestControlPlane extends LocalControlPlane {
+  readonly stateDir: string;
+  /** Stops everything and removes every database, role, cache user and file of this run. */
+  destroy(): Promise<void>;
+}
+
+/** A local control plane on the machine's PostgreSQL and Redis, in a fresh environment and state folder. */
+export async function startTestControlPlane(options: Partial<LocalControlPlaneOptions> = {}): Promise<TestControlPlane> {
+  const environment = options.environment ?? uniqueEnvironment();
+  const stateDir = await mkdtemp(join(tmpdir(), 'hostplane-test-'));
+  const controlPlane = await startLocalControlPlane({
+    stateDir,
+    environment,
+    databaseUrl: TEST_DATABASE_URL,
+    redisUrl: TEST_REDIS_URL,
+    apiPort: 0,
+    edgePort: 0,
+    retryIntervalMs: 10,
+    ...options,
+  });
+  return {
+    ...controlPlane,
+    stateDir,
+    destroy: async () => {
+      await controlPlane.close();
+      await dropTestDatabases(`hp_${environment}_`);
+      await deleteCacheUsers(`hp-${environment}-`);
+      await rm(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function deleteCacheUsers(prefix: string): Promise<void> {
+  const redis = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    const users = (await redis.acl('USERS')) as string[];
+    for (const user of users.filter((name) => name.startsWith(prefix))) await redis.acl('DELUSER', user);
+  } catch {
+    // No Redis here: no users to remove.
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Calls the control-plane API as the CLI and the console do. */
+export async function api(baseUrl: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+}
+
+/** GETs `path` through the front door as `<host>`, the way a browser addressing `<tenant>.localhost` would. */
+export async function getThroughFrontDoor(port: number, host: string, path = '/'): Promise<{ status: number; body: string }> {
+  const { request } = await import('node:http');
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { host } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
