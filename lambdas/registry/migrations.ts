@@ -12,6 +12,8 @@ export const REGISTRY_MIGRATIONS: readonly Migration[] = [
     version: 1,
     name: 'tenants, operations, steps and audit events',
     statements: [
+      // Tenant logins must not even connect to the registry.
+      `DO $$ BEGIN EXECUTE format('REVOKE ALL ON DATABASE %I FROM PUBLIC', current_database()); END $$`,
       `CREATE TABLE tenants (
          tenant_id     text PRIMARY KEY,
          display_name  text NOT NULL,
