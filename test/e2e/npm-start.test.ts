@@ -1,0 +1,128 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { api, getThroughFrontDoor } from '../support/control-plane.js';
+import { pollUntil } from '../support/poll.js';
+import { TEST_REDIS_URL, uniqueEnvironment } from '../support/services.js';
+
+const repositoryRoot = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', '..');
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: repositoryRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
+
+/** `npm start` as a user runs it: embedded PostgreSQL, nothing given but a state folder and free ports. */
+describe('npm start, end to end', () => {
+  const environment = uniqueEnvironment('e');
+  let stateDir: string;
+  let child: ChildProcess | undefined;
+  let output = '';
+  let apiUrl = '';
+  let edgePort = 0;
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    stateDir = await mkdtemp(join(tmpdir(), 'hostplane-e2e-'));
+    // Run as root, the embedded PostgreSQL is the `postgres` user: it must be able to reach the folder.
+    await chmod(stateDir, 0o755);
+    env = {
+      ...process.env,
+      NODE_OPTIONS: '',
+      DATABASE_URL: '',
+      HOSTPLANE_STATE_DIR: stateDir,
+      HOSTPLANE_ENVIRONMENT: environment,
+      HOSTPLANE_API_PORT: '0',
+      HOSTPLANE_EDGE_PORT: '0',
+    };
+    child = spawn('npm', ['start'], { cwd: repositoryRoot, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<never>((_, reject) =>
+      child!.once('exit', (code) => reject(new Error(`npm start exited (${code}) before it was up; it printed:\n${output}`))),
+    );
+    exited.catch(() => undefined);
+    await Promise.race([
+      exited,
+      pollUntil(() => (output.includes('control plane is up') ? true : undefined), {
+        timeoutMs: 90_000,
+        intervalMs: 100,
+        what: 'npm start to report it is up',
+      }),
+    ]);
+    apiUrl = /API\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(output)![1]!;
+    edgePort = Number(/Front door\s+http:\/\/<tenant>\.localhost:(\d+)\//.exec(output)![1]);
+  }, 120_000);
+
+  afterAll(async () => {
+    if (child?.pid && child.exitCode === null) {
+      process.kill(-child.pid, 'SIGINT');
+      await pollUntil(() => (child!.exitCode !== null || child!.signalCode !== null ? true : undefined), {
+        timeoutMs: 30_000,
+        what: 'npm start to stop',
+      }).catch(() => process.kill(-child!.pid!, 'SIGKILL'));
+    }
+    const redis = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await redis
+      .connect()
+      .then(async () => {
+        for (const user of (await redis.acl('USERS')) as string[]) if (user.startsWith(`hp-${environment}-`)) await redis.acl('DELUSER', user);
+      })
+      .catch(() => undefined)
+      .finally(() => redis.disconnect());
+    await rm(stateDir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('prints where everything is and a one-line example', () => {
+    expect(output).toContain('embedded PostgreSQL');
+    expect(output).toMatch(/npx hostplane tenants create acme --tier pooled && curl http:\/\/acme\.localhost:\d+\//);
+  });
+
+  it('creates a tenant through the API and serves its page through the front door', async () => {
+    const created = await api(apiUrl, 'POST', '/tenants', { tenantId: 'shop', displayName: 'The Shop' });
+    expect(created.status).toBe(202);
+    await pollUntil(
+      async () => ((await api(apiUrl, 'GET', `/operations/${String(created.body.operationId)}`)).body.status === 'SUCCEEDED' ? true : undefined),
+      { timeoutMs: 60_000, what: 'the tenant to be provisioned' },
+    );
+    const page = await getThroughFrontDoor(edgePort, `shop.localhost:${edgePort}`);
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('The Shop');
+  });
+
+  it('lists the tenant with the CLI', async () => {
+    const { code, output: listed } = await run(process.execPath, ['bin/hostplane.js', 'tenants', 'list'], env);
+    expect(code).toBe(0);
+    expect(listed).toMatch(/shop\s+ACTIVE\s+pooled\s+http:\/\/shop\.localhost:\d+\//);
+  });
+
+  it('gives the tenant a login the embedded database checks the password of', async () => {
+    const secret = (await import('node:fs/promises')).readFile(
+      join(stateDir, 'secrets', 'hostplane', environment, 'local', 'shop', 'database.json'),
+      'utf8',
+    );
+    const { host, port, username, password, dbname } = JSON.parse(await secret) as Record<string, string>;
+    const good = new pg.Client({ host, port: Number(port), user: username, password, database: dbname });
+    await good.connect();
+    await good.end();
+    const bad = new pg.Client({ host, port: Number(port), user: username, password: `${password}x`, database: dbname });
+    bad.on('error', () => undefined);
+    await expect(bad.connect()).rejects.toThrow(/password authentication failed/);
+  });
+
+  it('refuses a bad tenant id with a one-line message and a non-zero exit', async () => {
+    const { code, output: refused } = await run(process.execPath, ['bin/hostplane.js', 'tenants', 'create', 'Not_Valid'], env);
+    expect(code).toBe(1);
+    expect(refused.trim()).toBe('hostplane: tenantId: may contain only lowercase letters, digits and hyphens');
+  });
+});
