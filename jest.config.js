@@ -8,4 +8,5 @@ export default {
   setupFiles: ['<rootDir>/test/support/setup.ts'],
   testTimeout: 60_000,
   maxWorkers: 2,
+  reporters: ['default', '<rootDir>/test/support/closing-line-reporter.js'],
 };

@@ -71,6 +71,7 @@ export async function startEmbeddedDatabase(stateDir: string, log: (line: string
   } catch (error) {
     throw new Error(
       `the embedded PostgreSQL did not start${error ? `: ${String(error)}` : ''}; see ${join(stateDir, 'logs', 'postgres.log')}`,
+      { cause: error },
     );
   }
   return {

@@ -44,7 +44,7 @@ export class ApiClient {
       throw new CliError(`cannot reach the control plane at ${this.baseUrl} (${reason}); is \`npm start\` running?`);
     }
     const text = await response.text();
-    let parsed: unknown = {};
+    let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : {};
     } catch {
