@@ -63,6 +63,11 @@ export class PgSql implements SqlPort {
 
   async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     const client = await wrapErrors(() => this.pool(this.options.defaultDatabase).connect());
+    // The pool stops listening for a client's errors while it is checked out; a connection lost
+    // mid-transaction must fail the transaction, not crash the process with an unhandled 'error'.
+    const onLost = () => undefined;
+    client.on('error', onLost);
+    let broken: Error | undefined;
     try {
       await client.query('BEGIN');
       const tx: SqlExecutor = {
@@ -77,10 +82,16 @@ export class PgSql implements SqlPort {
       await client.query('COMMIT');
       return result;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      const rolledBack = await client.query('ROLLBACK').then(
+        () => true,
+        () => false,
+      );
+      // A connection that cannot even roll back is broken: destroy it rather than pool it.
+      if (!rolledBack) broken = error instanceof Error ? error : new Error(String(error));
       throw error;
     } finally {
-      client.release();
+      client.off('error', onLost);
+      client.release(broken);
     }
   }
 

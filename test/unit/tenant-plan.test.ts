@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { PermanentError, ValidationError } from '../../lambdas/domain/errors.js';
+import type { ValidationError } from '../../lambdas/domain/errors.js';
+import { PermanentError } from '../../lambdas/domain/errors.js';
 import { parseProvisionRequest, placeTenant, planTenant } from '../../lambdas/domain/tenant-plan.js';
 
 describe('provision requests and plans', () => {

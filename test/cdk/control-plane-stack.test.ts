@@ -1,0 +1,130 @@
+import { beforeAll, describe, it, expect } from '@jest/globals';
+import { App } from 'aws-cdk-lib';
+import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
+import { FUNCTIONS, isFunctionName } from '../../lambdas/functions.js';
+import { ControlPlaneStack } from '../../lib/control-plane-stack.js';
+
+/** Synthesis bundles every Lambda with esbuild: done once for the whole file. */
+const SYNTH_TIMEOUT_MS = 180_000;
+
+interface CfnResource {
+  readonly Type: string;
+  readonly Properties: Readonly<Record<string, unknown>>;
+}
+
+/** `{ "Fn::GetAtt": [<logical id>, "Arn"] }` → the logical id. */
+function arnOf(value: unknown): string | undefined {
+  const getAtt = (value as { 'Fn::GetAtt'?: unknown } | null)?.['Fn::GetAtt'];
+  return Array.isArray(getAtt) && getAtt[1] === 'Arn' && typeof getAtt[0] === 'string' ? getAtt[0] : undefined;
+}
+
+describe('ControlPlaneStack', () => {
+  let template: Template;
+  let lambdas: Record<string, CfnResource>;
+  let stateMachine: CfnResource;
+
+  beforeAll(() => {
+    const stack = new ControlPlaneStack(new App(), 'ControlPlaneTest', { environment: 'test' });
+    template = Template.fromStack(stack);
+    lambdas = template.findResources('AWS::Lambda::Function') as Record<string, CfnResource>;
+    const machines = Object.values(template.findResources('AWS::StepFunctions::StateMachine') as Record<string, CfnResource>);
+    expect(machines).toHaveLength(1);
+    stateMachine = machines[0]!;
+  }, SYNTH_TIMEOUT_MS);
+
+  it('creates one Lambda per FUNCTIONS entry, each bundled from that entry', () => {
+    const entries = Object.values(lambdas).map((fn) => fn.Properties['Description']);
+
+    expect(entries.sort()).toEqual(Object.values(FUNCTIONS).sort());
+  });
+
+  it('runs every Lambda on Node.js 22, arm64, 512 MiB, with source maps and a one-month log group', () => {
+    const logGroup = new Capture();
+    template.allResourcesProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      MemorySize: 512,
+      Handler: 'index.handler',
+      Environment: { Variables: Match.objectLike({ NODE_OPTIONS: '--enable-source-maps' }) },
+      LoggingConfig: { LogGroup: { Ref: logGroup } },
+    });
+
+    expect(template.findResources('AWS::Logs::LogGroup', { Properties: { RetentionInDays: 30 } })).toHaveProperty([logGroup.asString()]);
+  });
+
+  it('supplies every placeholder of the definition and no substitution it does not use', () => {
+    const definition = stateMachine.Properties['DefinitionString'];
+    const substitutions = stateMachine.Properties['DefinitionSubstitutions'] as Record<string, unknown>;
+
+    expect(typeof definition).toBe('string');
+    const placeholders = new Set([...(definition as string).matchAll(/\$\{([^}]*)\}/g)].map(([, key]) => key));
+    expect([...placeholders].sort()).toEqual(Object.keys(substitutions).sort());
+  });
+
+  it('substitutes each ${<Name>FunctionArn} with the ARN of the Lambda bundled from FUNCTIONS[Name]', () => {
+    const substitutions = stateMachine.Properties['DefinitionSubstitutions'] as Record<string, unknown>;
+
+    for (const [key, value] of Object.entries(substitutions)) {
+      const name = key.replace(/FunctionArn$/, '');
+      expect(isFunctionName(name)).toBe(true);
+      const logicalId = arnOf(value);
+      expect(logicalId).toBeDefined();
+      expect(lambdas[logicalId!]?.Properties['Description']).toBe(FUNCTIONS[name as keyof typeof FUNCTIONS]);
+    }
+  });
+
+  it('lets the state machine role invoke exactly the Lambdas its definition names', () => {
+    const role = new Capture();
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', { RoleArn: { 'Fn::GetAtt': [role, 'Arn'] } });
+    const statements = new Capture();
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: role.asString() }],
+      PolicyDocument: { Statement: statements },
+    });
+
+    const named = Object.values(stateMachine.Properties['DefinitionSubstitutions'] as Record<string, unknown>).map(arnOf);
+    for (const logicalId of named) {
+      expect(logicalId).toBeDefined();
+      template.hasResourceProperties('AWS::IAM::Policy', {
+        Roles: [{ Ref: role.asString() }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Action: 'lambda:InvokeFunction', Effect: 'Allow', Resource: Match.arrayWith([{ 'Fn::GetAtt': [logicalId, 'Arn'] }]) }),
+          ]),
+        },
+      });
+    }
+
+    const invoked = (statements.asArray() as { Action: unknown; Resource: unknown }[])
+      .filter((statement) => statement.Action === 'lambda:InvokeFunction')
+      .flatMap((statement) => (Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource]))
+      .map(arnOf)
+      .filter((id) => id !== undefined);
+    expect([...new Set(invoked)].sort()).toEqual([...new Set(named)].sort());
+  });
+
+  it('gives each Task Lambda at least the TimeoutSeconds of the states that invoke it', () => {
+    const substitutions = stateMachine.Properties['DefinitionSubstitutions'] as Record<string, unknown>;
+    const definition = stateMachine.Properties['DefinitionString'] as string;
+    const tasks = [...definition.matchAll(/"Resource": "\$\{(\w+)\}",[\s\S]*?"TimeoutSeconds": (\d+)/g)];
+
+    expect(tasks.length).toBeGreaterThan(0);
+    for (const [, key, seconds] of tasks) {
+      const fn = lambdas[arnOf(substitutions[key!])!]!;
+      expect(fn.Properties['Timeout']).toBeGreaterThanOrEqual(Number(seconds));
+    }
+  });
+
+  it('logs the state machine to a one-month log group, without execution data', () => {
+    const logGroup = new Capture();
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      LoggingConfiguration: {
+        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [logGroup, 'Arn'] } } }],
+        IncludeExecutionData: false,
+        Level: 'ALL',
+      },
+    });
+
+    expect(template.findResources('AWS::Logs::LogGroup', { Properties: { RetentionInDays: 30 } })).toHaveProperty([logGroup.asString()]);
+  });
+});
