@@ -72,6 +72,7 @@ describe('tenant isolation on the shared database and cache', () => {
       port: Number(secrets.a.cache.port),
       username: secrets.a.cache.username,
       password: secrets.a.cache.password,
+      enableReadyCheck: false,
       lazyConnect: true,
       maxRetriesPerRequest: 1,
     });
