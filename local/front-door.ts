@@ -149,6 +149,12 @@ function responseHeaders(upstream: IncomingMessage): OutgoingHttpHeaders {
 
 export async function startFrontDoor({ edge, host = '127.0.0.1', port = 0 }: FrontDoorOptions): Promise<FrontDoor> {
   const agent = new Agent({ keepAlive: true, timeout: UPSTREAM_IDLE_TIMEOUT_MS, scheduling: 'lifo' });
+  // A removed tenant's process drains once no connection is left: do not keep idle ones open to it.
+  edge.onRouteRemoved((route) => {
+    const separator = route.endpoint.lastIndexOf(':');
+    const name = agent.getName({ host: route.endpoint.slice(0, separator), port: Number(route.endpoint.slice(separator + 1)) });
+    for (const socket of agent.freeSockets[name] ?? []) socket.destroy();
+  });
   let boundPort = port;
 
   const noTenantPage = (res: ServerResponse, requestHost: string | undefined): void => {

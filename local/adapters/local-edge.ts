@@ -38,6 +38,7 @@ export class LocalEdge implements EdgePort {
   private readonly stateDir: string;
   private readonly port: () => number;
   private readonly routes = new Map<string, TenantRoute>();
+  private readonly removalListeners: ((route: TenantRoute) => void)[] = [];
   /** Writes of the routes file, one after another; each writes the routes as they are then. */
   private saving: Promise<void> = Promise.resolve();
 
@@ -79,9 +80,17 @@ export class LocalEdge implements EdgePort {
   }
 
   async removeRoute(hostLabel: string): Promise<boolean> {
-    if (!this.routes.delete(hostLabel)) return false;
+    const route = this.routes.get(hostLabel);
+    if (!route) return false;
+    this.routes.delete(hostLabel);
     await this.save();
+    for (const listener of this.removalListeners) listener(route);
     return true;
+  }
+
+  /** Called after a route is removed (the front door drops its idle connections to that endpoint). */
+  onRouteRemoved(listener: (route: TenantRoute) => void): void {
+    this.removalListeners.push(listener);
   }
 
   async getRoute(hostLabel: string): Promise<TenantRoute | undefined> {

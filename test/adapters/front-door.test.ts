@@ -238,6 +238,24 @@ describe('front door', () => {
     }
   });
 
+  it('drops its idle connections to a tenant when the tenant route is removed', async () => {
+    const second = createServer((_req, res) => res.end('second'));
+    second.keepAliveTimeout = 65_000;
+    const secondPort = await listen(second);
+    try {
+      await edge.registerRoute({ tenantId: 'gone', hostLabel: 'gone', endpoint: `127.0.0.1:${secondPort}`, assetsBucket: 'hp-dev-local-gone-assets' });
+      expect((await send(doorPort, { headers: { host: `gone.localhost:${doorPort}` } })).status).toBe(200);
+      const open = (): Promise<number> => new Promise((resolve) => second.getConnections((_error, count) => resolve(count)));
+      expect(await open()).toBeGreaterThan(0);
+
+      await edge.removeRoute('gone');
+
+      await pollUntil(async () => ((await open()) === 0 ? true : undefined), { timeoutMs: 2_000, what: 'the idle upstream connection to close' });
+    } finally {
+      await closeServer(second);
+    }
+  });
+
   it('close() closes every connection and leaves nothing listening', async () => {
     const other = await startFrontDoor({ edge });
     const agent = new Agent({ keepAlive: true });
