@@ -148,10 +148,11 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
       });
     });
 
-    const frontDoor = await startFrontDoor({ edge, port: edgePort });
+    const frontDoor = await startFrontDoor({ edge, port: edgePort }).catch(portTaken(edgePort, 'front door', '--edge-port'));
     edgePort = frontDoor.port;
     stack.push(() => frontDoor.close());
-    const api = await startApiServer({ port: options.apiPort ?? 7700 });
+    const apiPort = options.apiPort ?? 7700;
+    const api = await startApiServer({ port: apiPort }).catch(portTaken(apiPort, 'API', '--api-port'));
     stack.push(() => api.close());
 
     await recoverTenants(ports, compute, edge, log);
@@ -177,6 +178,18 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
     await close();
     throw error;
   }
+}
+
+/** Turns EADDRINUSE into a message that says which port and how to choose another. */
+function portTaken(port: number, what: string, flag: string) {
+  return (error: unknown): never => {
+    if ((error as { code?: string }).code === 'EADDRINUSE') {
+      throw new Error(`port ${port} for the ${what} is taken by another program; choose another with ${flag} (0 picks a free one)`, {
+        cause: error,
+      });
+    }
+    throw error;
+  };
 }
 
 async function ensureDatabase(adminUrl: string, database: string): Promise<void> {

@@ -40,7 +40,8 @@ export class ApiClient {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (error) {
-      const reason = (error as { cause?: { code?: string } }).cause?.code ?? String(error);
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      const reason = cause?.code ?? cause?.message ?? String(error);
       throw new CliError(`cannot reach the control plane at ${this.baseUrl} (${reason}); is \`npm start\` running?`);
     }
     const text = await response.text();
