@@ -23,6 +23,7 @@ import { redactUrl, startEmbeddedDatabase, type EmbeddedDatabase } from './embed
 import { loadFunctionHandler, preloadFunctionHandlers } from './function-handlers.js';
 import { startFrontDoor } from './front-door.js';
 import { invokeLikeLambda } from './lambda-invoker.js';
+import { isProcessAlive } from './process-helpers.js';
 import './promise-with-resolvers.js';
 
 export interface LocalControlPlaneOptions {
@@ -246,7 +247,7 @@ async function claimStateDir(stateDir: string): Promise<void> {
   const lock = join(stateDir, 'control-plane.pid');
   if (existsSync(lock)) {
     const pid = Number(await readFile(lock, 'utf8'));
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isProcessAlive(pid)) {
       throw new Error(`another Hostplane control plane (pid ${pid}) is using ${stateDir}; stop it first, or give another --state-dir`);
     }
   }
@@ -256,13 +257,4 @@ async function claimStateDir(stateDir: string): Promise<void> {
 async function releaseStateDir(stateDir: string): Promise<void> {
   await rm(join(stateDir, CONTROL_PLANE_FILE), { force: true });
   await rm(join(stateDir, 'control-plane.pid'), { force: true });
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }

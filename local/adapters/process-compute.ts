@@ -13,13 +13,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { join, relative, resolve, sep, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { z } from 'zod';
 import { PermanentError, TransientError, ValidationError, errorMessage } from '../../lambdas/domain/errors.js';
 import type { ComputePort, ComputeService, ComputeSpec } from '../../lambdas/ports/compute.js';
+import { freeLoopbackPort, isProcessAlive } from '../process-helpers.js';
 import { RuntimeExitCode } from '../../runtime/tenant-runtime.js';
 
 export interface ProcessComputeOptions {
@@ -112,29 +112,6 @@ function trackChild(child: ChildProcess): void {
 
 const delay = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** A loopback port that was free a moment ago (the caller retries if it is taken by then). */
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.unref();
-    probe.once('error', reject);
-    probe.listen(0, LOOPBACK, () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolvePort(port));
-    });
-  });
-}
-
 /** The pid the runtime on `port` reports from `/__runtime/healthz`, or undefined if nothing healthy answers. */
 function probeRuntime(port: number): Promise<number | undefined> {
   return new Promise((resolvePid) => {
@@ -197,7 +174,7 @@ export class ProcessCompute implements ComputePort {
     if (service) return this.describe(service);
     const record = await this.readRecord(serviceName);
     if (!record) return undefined;
-    const running = pidAlive(record.pid) && (await probeRuntime(record.port)) === record.pid;
+    const running = isProcessAlive(record.pid) && (await probeRuntime(record.port)) === record.pid;
     return { serviceName, running, endpoint: endpointOf(record.port), pid: record.pid, restarts: 0 };
   }
 
@@ -229,7 +206,7 @@ export class ProcessCompute implements ComputePort {
 
   private async ensure(spec: ComputeSpec): Promise<LocalComputeService> {
     const known = this.services.get(spec.serviceName);
-    if (known && !known.run && !(known.adoptedPid !== undefined && pidAlive(known.adoptedPid))) {
+    if (known && !known.run && !(known.adoptedPid !== undefined && isProcessAlive(known.adoptedPid))) {
       // An adopted process that has gone away: start the service afresh.
       this.services.delete(spec.serviceName);
     } else if (known) {
@@ -239,7 +216,7 @@ export class ProcessCompute implements ComputePort {
       );
     }
     const record = await this.readRecord(spec.serviceName);
-    if (record && pidAlive(record.pid) && (await probeRuntime(record.port)) === record.pid) {
+    if (record && isProcessAlive(record.pid) && (await probeRuntime(record.port)) === record.pid) {
       const adopted: Service = {
         serviceName: spec.serviceName,
         tenantId: record.tenantId,
@@ -388,7 +365,7 @@ export class ProcessCompute implements ComputePort {
     if (service) {
       await this.stop(service);
       this.services.delete(serviceName);
-    } else if (record && pidAlive(record.pid) && (await this.isRuntime(record))) {
+    } else if (record && isProcessAlive(record.pid) && (await this.isRuntime(record))) {
       await this.stopPid(record.pid);
     }
     await rm(this.recordPath(serviceName), { force: true });
@@ -432,7 +409,7 @@ export class ProcessCompute implements ComputePort {
     signal('SIGTERM');
     const gone = async (timeoutMs: number): Promise<boolean> => {
       const deadline = Date.now() + timeoutMs;
-      while (pidAlive(pid)) {
+      while (isProcessAlive(pid)) {
         if (Date.now() >= deadline) return false;
         await delay(POLL_INTERVAL_MS);
       }
@@ -458,7 +435,7 @@ export class ProcessCompute implements ComputePort {
     const run = service.run;
     const pid = run?.pid ?? service.adoptedPid;
     const running =
-      service.state !== 'stopping' && (run ? run.exit === undefined : pid !== undefined && pidAlive(pid));
+      service.state !== 'stopping' && (run ? run.exit === undefined : pid !== undefined && isProcessAlive(pid));
     return { serviceName: service.serviceName, running, endpoint: endpointOf(service.port), pid, restarts: service.restarts };
   }
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { isProcessAlive } from '../../local/process-helpers.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
@@ -30,15 +31,6 @@ function get(endpoint: string, path: string, agent: Agent | false = false): Prom
     req.on('error', reject);
     req.end();
   });
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The pid of a process that has already exited (for stale records). */
@@ -155,7 +147,7 @@ describe('ProcessCompute', () => {
     } finally {
       await other.stopAll();
     }
-    expect(isAlive(before?.pid ?? 0)).toBe(true);
+    expect(isProcessAlive(before?.pid ?? 0)).toBe(true);
   });
 
   it('serves the version written in the app folder', async () => {

@@ -1,6 +1,6 @@
-import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { freeLoopbackPort } from '../../local/process-helpers.js';
 import { Redis } from 'ioredis';
 import { TransientError, ValidationError } from '../../lambdas/domain/errors.js';
 import { tenantResourceNames } from '../../lambdas/domain/naming.js';
@@ -21,16 +21,6 @@ function tenantSpec(tenant: string): CacheUserSpec {
     keyPattern: names.cacheKeyPattern,
     channelPattern: names.cacheChannelPattern,
   };
-}
-
-/** A loopback port nobody listens on: bound by us, then released. */
-async function freeLoopbackPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
 }
 
 async function errorOf(action: () => Promise<unknown>): Promise<Error> {
