@@ -97,3 +97,27 @@ describe('the provision state machine, run by the local engine with the producti
     expect(Date.parse(String(acme?.createdAt))).not.toBeNaN();
   });
 });
+
+describe('provision when no Redis is reachable', () => {
+  let cp: TestControlPlane;
+
+  beforeAll(async () => {
+    const { freeLoopbackPort } = await import('../../local/process-helpers.js');
+    cp = await startTestControlPlane({ redisUrl: `redis://127.0.0.1:${await freeLoopbackPort()}` });
+  });
+
+  afterAll(async () => {
+    await cp?.destroy();
+  });
+
+  it('skips the cache step with the reason, and provisions everything else', async () => {
+    expect(cp.cache).toMatchObject({ available: false });
+    const created = await api(cp.apiUrl, 'POST', '/tenants', { tenantId: 'nocache' });
+    const operation = await waitForOperation(cp.apiUrl, String(created.body.operationId));
+    expect(operation.status).toBe('SUCCEEDED');
+    const cacheStep = (operation.states as { state: string; status: string; detail: string }[]).find((s) => s.state === 'CreateTenantCacheUser');
+    expect(cacheStep).toMatchObject({ status: 'SKIPPED', detail: expect.stringMatching(/no Redis reachable at redis:\/\/127\.0\.0\.1:\d+/) });
+    const page = await getThroughFrontDoor(cp.edgePort, `nocache.localhost:${cp.edgePort}`);
+    expect(page.status).toBe(200);
+  });
+});
