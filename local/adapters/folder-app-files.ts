@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readFile, realpath, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, realpath, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import type { AppFilesPort } from '../../lambdas/ports/app-files.js';
 
@@ -57,6 +57,15 @@ export class FolderAppFiles implements AppFilesPort {
       return true;
     } catch (error) {
       if (isCode(error, 'ENOENT', 'ENOTDIR')) return false;
+      throw error;
+    }
+  }
+
+  async listFolder(path: string): Promise<string[]> {
+    try {
+      return (await readdir(await this.resolved(path))).sort();
+    } catch (error) {
+      if (isCode(error, 'ENOENT', 'ENOTDIR')) return [];
       throw error;
     }
   }
