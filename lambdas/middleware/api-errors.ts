@@ -15,7 +15,14 @@ export function apiErrors(
     onError: async (request) => {
       const error = request.error;
       if (error instanceof ValidationError) {
-        request.response = jsonResponse(400, { error: 'ValidationError', field: error.field, message: error.message });
+        const { problems, refused } = error as ValidationError & { problems?: readonly string[]; refused?: readonly string[] };
+        request.response = jsonResponse(400, {
+          error: 'ValidationError',
+          field: error.field,
+          message: error.message,
+          ...(problems ? { problems } : {}),
+          ...(refused ? { refused } : {}),
+        });
       } else if (error instanceof NotFoundError) {
         request.response = jsonResponse(404, { error: 'NotFound', message: error.message });
       } else if (error instanceof ConflictError) {
