@@ -21,8 +21,8 @@ export interface SqlExecutor {
 }
 
 export interface SqlPort extends SqlExecutor {
-  /** Runs `work` in one transaction on the default database; it commits when `work` resolves. */
-  transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /** Runs `work` in one transaction (on the default database, or `options.database`); it commits when `work` resolves. */
+  transaction<T>(work: (tx: SqlExecutor) => Promise<T>, options?: SqlOptions): Promise<T>;
 }
 
 /** Quotes an identifier that has already been validated (derived names only). */

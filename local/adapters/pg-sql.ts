@@ -61,8 +61,9 @@ export class PgSql implements SqlPort {
     return runOn<R>(this.pool(options?.database ?? this.options.defaultDatabase), sql, params);
   }
 
-  async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    const client = await wrapErrors(() => this.pool(this.options.defaultDatabase).connect());
+  async transaction<T>(work: (tx: SqlExecutor) => Promise<T>, options?: SqlOptions): Promise<T> {
+    const database = options?.database ?? this.options.defaultDatabase;
+    const client = await wrapErrors(() => this.pool(database).connect());
     // The pool stops listening for a client's errors while it is checked out; a connection lost
     // mid-transaction must fail the transaction, not crash the process with an unhandled 'error'.
     const onLost = () => undefined;
@@ -72,7 +73,7 @@ export class PgSql implements SqlPort {
       await client.query('BEGIN');
       const tx: SqlExecutor = {
         query: <R extends SqlRow>(sql: string, params?: SqlParams, options?: SqlOptions) => {
-          if (options?.database && options.database !== this.options.defaultDatabase) {
+          if (options?.database && options.database !== database) {
             throw new Error('a transaction runs on one database only');
           }
           return runOn<R>(client, sql, params);

@@ -1,0 +1,55 @@
+import type { MigrationPlan } from '../app-definition/migration-plan.js';
+import type { TenantResourceNames } from '../domain/naming.js';
+import { quoteIdent, type SqlPort } from '../ports/sql.js';
+
+/** Where applied steps are recorded: a schema of the platform's in the tenant's database, which the tenant's login cannot use. */
+const LEDGER_SCHEMA = 'hostplane';
+
+export interface MigrationResult {
+  readonly applied: readonly string[];
+  /** Steps found already recorded (a retry after a lost answer). */
+  readonly alreadyApplied: readonly string[];
+}
+
+/**
+ * Applies a migration plan to the tenant's database in one transaction: every statement runs as
+ * the tenant's role (so the tenant owns what it creates), and each step's id is recorded in the
+ * same transaction, so a retry never applies a step twice and a failure leaves nothing half-done.
+ */
+export async function applyMigrations(sql: SqlPort, names: TenantResourceNames, plan: MigrationPlan): Promise<MigrationResult> {
+  const inTenantDb = { database: names.database };
+  await sql.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(LEDGER_SCHEMA)}`, {}, inTenantDb);
+  await sql.query(
+    `CREATE TABLE IF NOT EXISTS ${quoteIdent(LEDGER_SCHEMA)}.applied_migrations (
+       step_id     text PRIMARY KEY,
+       summary     text NOT NULL,
+       plan_to     text NOT NULL,
+       applied_at  timestamptz NOT NULL DEFAULT now()
+     )`,
+    {},
+    inTenantDb,
+  );
+  return sql.transaction(async (tx) => {
+    // One migrator per tenant database at a time.
+    await tx.query('SELECT pg_advisory_xact_lock(72010002)');
+    const { rows } = await tx.query<{ step_id: string }>(`SELECT step_id FROM ${quoteIdent(LEDGER_SCHEMA)}.applied_migrations`);
+    const done = new Set(rows.map((row) => row.step_id));
+    const applied: string[] = [];
+    const alreadyApplied: string[] = [];
+    for (const step of plan.steps) {
+      if (done.has(step.id)) {
+        alreadyApplied.push(step.id);
+        continue;
+      }
+      await tx.query(`SET LOCAL ROLE ${quoteIdent(names.role)}`);
+      await tx.query(step.sql);
+      await tx.query('RESET ROLE');
+      await tx.query(
+        `INSERT INTO ${quoteIdent(LEDGER_SCHEMA)}.applied_migrations (step_id, summary, plan_to) VALUES (:id, :summary, :to)`,
+        { id: step.id, summary: step.summary, to: plan.to },
+      );
+      applied.push(step.id);
+    }
+    return { applied, alreadyApplied };
+  }, inTenantDb);
+}
