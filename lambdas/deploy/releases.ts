@@ -43,29 +43,46 @@ export async function releaseHistory(appFiles: AppFilesPort, folder: string): Pr
 }
 
 /**
- * Uploads a release (skipped if that release is already complete: same id, same bytes), then
- * makes it current in one atomic write, then keeps the newest `keep` releases (never the
- * current or the previous one). Running it twice gives the same end state.
+ * Uploads a release without making it current (Compile does this; Publish flips the pointer).
+ * A release that is already complete (same id, so same bytes) is left as it is.
  */
+export async function stageRelease(appFiles: AppFilesPort, folder: string, releaseId: string, files: ReleaseFiles): Promise<void> {
+  checkReleaseId(releaseId);
+  const base = `${folder}/releases/${releaseId}`;
+  if (await appFiles.exists(`${base}/${COMPLETE_MARKER}`)) return;
+  for (const [path, content] of Object.entries(files)) {
+    if (!RELATIVE_PATH.test(path) || path === COMPLETE_MARKER) throw new ValidationError(`files.${path}`, 'is not a safe relative path');
+    await appFiles.writeFile(`${base}/${path}`, content);
+  }
+  await appFiles.writeFile(`${base}/${COMPLETE_MARKER}`, new Date().toISOString());
+}
+
+/** Makes a staged release current in one atomic write, then keeps the newest `keep` releases (never the current or the previous one). */
+export async function activateRelease(
+  appFiles: AppFilesPort,
+  folder: string,
+  releaseId: string,
+  { keep = 5 }: { keep?: number } = {},
+): Promise<PublishResult> {
+  checkReleaseId(releaseId);
+  if (!Number.isInteger(keep) || keep < 2) throw new ValidationError('keep', 'must be a whole number of at least 2');
+  if (!(await appFiles.exists(`${folder}/releases/${releaseId}/${COMPLETE_MARKER}`))) {
+    throw new PermanentError(`release ${releaseId} was not uploaded completely, so it cannot be made current`);
+  }
+  const previous = await currentRelease(appFiles, folder);
+  return { releaseId, previous, pruned: await makeCurrent(appFiles, folder, releaseId, keep) };
+}
+
+/** {@link stageRelease} then {@link activateRelease}. Running it twice gives the same end state. */
 export async function publishRelease(
   appFiles: AppFilesPort,
   folder: string,
   releaseId: string,
   files: ReleaseFiles,
-  { keep = 5 }: { keep?: number } = {},
+  options: { keep?: number } = {},
 ): Promise<PublishResult> {
-  checkReleaseId(releaseId);
-  if (!Number.isInteger(keep) || keep < 2) throw new ValidationError('keep', 'must be a whole number of at least 2');
-  const base = `${folder}/releases/${releaseId}`;
-  if (!(await appFiles.exists(`${base}/${COMPLETE_MARKER}`))) {
-    for (const [path, content] of Object.entries(files)) {
-      if (!RELATIVE_PATH.test(path) || path === COMPLETE_MARKER) throw new ValidationError(`files.${path}`, 'is not a safe relative path');
-      await appFiles.writeFile(`${base}/${path}`, content);
-    }
-    await appFiles.writeFile(`${base}/${COMPLETE_MARKER}`, new Date().toISOString());
-  }
-  const previous = await currentRelease(appFiles, folder);
-  return { releaseId, previous, pruned: await makeCurrent(appFiles, folder, releaseId, keep) };
+  await stageRelease(appFiles, folder, releaseId, files);
+  return activateRelease(appFiles, folder, releaseId, options);
 }
 
 /** Makes an earlier complete release current again: `to`, or the one before the current. */

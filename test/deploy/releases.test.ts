@@ -58,3 +58,20 @@ describe('tenant releases in the app files', () => {
     expect(await currentRelease(files, 't')).toBeUndefined();
   });
 });
+
+describe('staging and activating apart', () => {
+  it('does not serve a staged release until it is activated, and refuses to activate an incomplete one', async () => {
+    const { activateRelease, stageRelease } = await import('../../lambdas/deploy/releases.js');
+    const root = await mkdtemp(join(tmpdir(), 'hp-stage-'));
+    try {
+      const files = new FolderAppFiles(root);
+      await stageRelease(files, 't', id(1), { 'server.mjs': 'one' });
+      expect(await currentRelease(files, 't')).toBeUndefined();
+      await activateRelease(files, 't', id(1));
+      expect(await currentRelease(files, 't')).toBe(id(1));
+      await expect(activateRelease(files, 't', id(2))).rejects.toThrow('not uploaded completely');
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
