@@ -128,10 +128,11 @@ function identifierSchema(kind: 'entity' | 'field') {
   });
 }
 
+/** C0 and C1 controls, DEL, and the line and paragraph separators (U+2028/9 end a line in JavaScript source). */
 function hasControlCharacters(text: string): boolean {
   for (const char of text) {
     const code = char.codePointAt(0) ?? 0;
-    if (code < 0x20 || code === 0x7f) return true;
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f) || code === 0x2028 || code === 0x2029) return true;
   }
   return false;
 }

@@ -121,6 +121,7 @@ describe('parseAppDefinition', () => {
     ['an enum value repeated', withFields({ name: 'a', type: 'enum', values: ['x', 'y', 'x'] }), 'entities[0].fields[0].values[2]: duplicate value "x"'],
     ['an empty enum value', withFields({ name: 'a', type: 'enum', values: ['x', ''] }), 'entities[0].fields[0].values[1]: must be 1 to 100 characters'],
     ['a control character in an enum value', withFields({ name: 'a', type: 'enum', values: ['x\ny'] }), 'entities[0].fields[0].values[0]: must not contain control characters'],
+    ['a line separator in an enum value', withFields({ name: 'a', type: 'enum', values: ['x\u2028y'] }), 'entities[0].fields[0].values[0]: must not contain control characters'],
     ['values on a string', withFields({ name: 'a', type: 'string', values: ['x'] }), 'entities[0].fields[0].values: is only allowed on an enum field'],
     ['a reference without entity', withFields({ name: 'a', type: 'reference' }), 'entities[0].fields[0].entity: is required for a reference field'],
     ['entity on an integer', withFields({ name: 'a', type: 'integer', entity: 'thing' }), 'entities[0].fields[0].entity: is only allowed on a reference field'],
