@@ -6,14 +6,13 @@
  *
  * Its own health (`/__runtime/healthz`) is told apart from the app's (`/healthz`).
  */
-import { realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Server as NetServer } from 'node:net';
 import { isAbsolute, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { tenantIdSchema } from '../lambdas/domain/tenant-id.js';
+import { isEntryPoint } from './is-entry-point.js';
 
 /** Exit codes a supervisor can act on. */
 export const RuntimeExitCode = {
@@ -223,14 +222,4 @@ export function runTenantRuntime(env: NodeJS.ProcessEnv = process.env): void {
   });
 }
 
-function isEntryPoint(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return pathToFileURL(realpathSync(entry)).href === import.meta.url;
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) runTenantRuntime();
+if (isEntryPoint(import.meta.url)) runTenantRuntime();

@@ -3,12 +3,11 @@
  * configured by environment variables (see config.ts), drains its app processes and exits 0 on
  * SIGTERM/SIGINT, exits 2 on bad configuration and 3 when the address cannot be bound.
  */
-import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { RuntimeExitCode } from '../tenant-runtime.js';
 import { loadReloaderConfig, type ReloaderConfig } from './config.js';
 import { startReloader, type Reloader } from './reloader.js';
 import { SocketBindError } from './socket-holder.js';
+import { isEntryPoint } from '../is-entry-point.js';
 
 function fail(message: string, code: number): never {
   process.stderr.write(`reloader: ${message}\n`);
@@ -47,14 +46,4 @@ export async function runReloader(env: NodeJS.ProcessEnv = process.env): Promise
   }
 }
 
-function isEntryPoint(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return pathToFileURL(realpathSync(entry)).href === import.meta.url;
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) void runReloader();
+if (isEntryPoint(import.meta.url)) void runReloader();

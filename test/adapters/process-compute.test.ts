@@ -2,35 +2,19 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { isProcessAlive } from '../../local/process-helpers.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ComputeSpec } from '../../lambdas/ports/compute.js';
 import { ProcessCompute } from '../../local/adapters/process-compute.js';
+import { send, type Reply } from '../support/http.js';
 import { pollUntil } from '../support/poll.js';
 
-interface Reply {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: string;
-  readonly reusedSocket: boolean;
-}
 
 function get(endpoint: string, path: string, agent: Agent | false = false): Promise<Reply> {
   const [host, port] = endpoint.split(':');
-  return new Promise((resolve, reject) => {
-    const req = request({ host, port: Number(port), path, agent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), reusedSocket: req.reusedSocket }),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  return send(Number(port), { host, path, agent });
 }
 
 /** The pid of a process that has already exited (for stale records). */

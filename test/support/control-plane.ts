@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startLocalControlPlane, type LocalControlPlane, type LocalControlPlaneOptions } from '../../local/control-plane.js';
 import { dropTestDatabases } from './databases.js';
+import { send } from './http.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueEnvironment } from './services.js';
 
 export interface TestControlPlane extends LocalControlPlane {
@@ -64,14 +65,6 @@ export async function api(baseUrl: string, method: string, path: string, body?: 
 
 /** GETs `path` through the front door as `<host>`, the way a browser addressing `<tenant>.localhost` would. */
 export async function getThroughFrontDoor(port: number, host: string, path = '/'): Promise<{ status: number; body: string }> {
-  const { request } = await import('node:http');
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers: { host } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  const { status, body } = await send(port, { path, headers: { host } });
+  return { status, body };
 }
