@@ -1,5 +1,6 @@
 /** The reloader as a process: configured by environment variables, drains its app and exits 0 on SIGTERM. */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { isProcessAlive } from '../../local/process-helpers.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -25,15 +26,6 @@ function runReloader(env: NodeJS.ProcessEnv): Running {
   return { child, output: () => output, exited };
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('reloader: standalone process', () => {
   let appDir: string;
   const started: Running[] = [];
@@ -48,7 +40,7 @@ describe('reloader: standalone process', () => {
   afterAll(async () => {
     for (const run of started) if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
     await Promise.all(started.map((run) => run.exited));
-    for (const pid of appPids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    for (const pid of appPids) if (isProcessAlive(pid)) process.kill(pid, 'SIGKILL');
     await rm(appDir, { recursive: true, force: true });
   });
 
@@ -94,7 +86,7 @@ describe('reloader: standalone process', () => {
 
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
-    expect(isAlive(info.pid)).toBe(false);
+    expect(isProcessAlive(info.pid)).toBe(false);
     expect(run.output()).toMatch(/\[v1 \d+\] drained/);
   });
 });

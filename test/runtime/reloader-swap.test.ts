@@ -3,6 +3,7 @@
  * requests, a release that fails its health check rolled back, a crashed app restarted with backoff.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { isProcessAlive } from '../../local/process-helpers.js';
 import { rm } from 'node:fs/promises';
 import type { ReloaderEvent } from '../../runtime/reloader/events.js';
 import { startReloader, type Reloader } from '../../runtime/reloader/reloader.js';
@@ -16,15 +17,6 @@ const CLIENTS = 8;
 const MAX_REQUESTS_PER_CLIENT = 60_000;
 const releaseId = (n: number): string => `r${String(n).padStart(2, '0')}`;
 const rankOf = (id: string): number | undefined => (/^r\d{2}$/.test(id) ? Number(id.slice(1)) : undefined);
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function statusSays(appDir: string, releaseId: string, state: ReleaseStatus['state']): Promise<ReleaseStatus | undefined> {
   const status = await readReleaseStatus(appDir).catch(() => undefined);
@@ -90,7 +82,7 @@ describe('reloader: hot swaps on one held socket', () => {
       const stopped = await Promise.race([reloader.stop().then(() => true), new Promise<false>((resolve) => (timer = setTimeout(resolve, 20_000, false)))]);
       clearTimeout(timer);
       // Only if the reloader could not stop them: its children are otherwise reaped by now.
-      if (!stopped) for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+      if (!stopped) for (const pid of pids) if (isProcessAlive(pid)) process.kill(pid, 'SIGKILL');
     }
     await rm(appDir, { recursive: true, force: true });
   }, 30_000);
