@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -6,6 +7,7 @@ import { scopeSchema, registryDatabaseName } from '../lambdas/domain/naming.js';
 import type { CacheAvailability } from '../lambdas/ports/cache-users.js';
 import { configurePorts, resetPorts, type PlatformConfig, type Ports } from '../lambdas/ports/index.js';
 import { quoteIdent } from '../lambdas/ports/sql.js';
+import { APP_DEFINITION_CHANGED } from '../lambdas/deploy/app-definition-changed.js';
 import { closeEndedExecution } from '../lambdas/provision/close-ended-execution.js';
 import { computeSpecFor } from '../lambdas/provision/tenant-compute.js';
 import { migrateRegistry } from '../lambdas/registry/migrations.js';
@@ -47,6 +49,12 @@ export interface LocalControlPlaneOptions {
   readonly retryIntervalMs?: number;
   /** Tests: Task states made to fail (see {@link InjectedFault}). */
   readonly faults?: Readonly<Record<string, InjectedFault>>;
+  /** How often each tenant's reloader reads `current` (ms). @default 1000 */
+  readonly reloaderPollMs?: number;
+  /** How long a new release has to become healthy before the reloader gives up on it (ms). @default 10_000 */
+  readonly releaseHealthTimeoutMs?: number;
+  /** How long a deploy waits for a release to be reported healthy (s). @default 90 */
+  readonly healthWaitSeconds?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -105,7 +113,13 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
     const cache = await cacheUsers.availability();
 
     const appFilesRoot = join(stateDir, 'app-files');
-    const compute = new ProcessCompute({ stateDir, appFilesRoot });
+    const secrets = new FileSecrets(join(stateDir, 'secrets'));
+    const compute = new ProcessCompute({
+      stateDir,
+      appFilesRoot,
+      secrets,
+      reloader: { pollIntervalMs: options.reloaderPollMs, healthTimeoutMs: options.releaseHealthTimeoutMs },
+    });
     stack.push(() => compute.stopAll());
     let edgePort = options.edgePort ?? 7780;
     const edge = new LocalEdge({ stateDir, port: () => edgePort });
@@ -118,12 +132,13 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
       environment,
       cells: [{ cell, maxTenants: options.maxTenants ?? 100 }],
       databaseEndpoint: { host: databaseUrl.hostname, port: Number(databaseUrl.port || 5432) },
+      healthWaitSeconds: options.healthWaitSeconds,
     };
     const ports: Ports = {
       config,
       sql,
       cacheUsers,
-      secrets: new FileSecrets(join(stateDir, 'secrets')),
+      secrets,
       compute,
       appFiles: new FolderAppFiles(appFilesRoot),
       edge,
@@ -147,6 +162,27 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
         resources: [],
         detail: event.detail,
       });
+    });
+
+    // As the EventBridge rule on "App Definition Changed" would: the change is deployed.
+    events.subscribe(APP_DEFINITION_CHANGED.source, APP_DEFINITION_CHANGED.detailType, async (event) => {
+      const handler = await loadFunctionHandler('AppDefinitionChanged');
+      const answer = (await invokeLikeLambda(handler, 'AppDefinitionChanged', {
+        version: '0',
+        id: typeof event.detail.eventId === 'string' ? event.detail.eventId : randomUUID(),
+        source: event.source,
+        'detail-type': event.detailType,
+        account: '000000000000',
+        region: 'local',
+        time: new Date().toISOString(),
+        resources: [],
+        detail: event.detail,
+      })) as { started?: boolean; reason?: string; deploymentId?: string };
+      log(
+        answer.started
+          ? `app definition changed for ${String(event.detail.tenantId)}: deploying (${answer.deploymentId})`
+          : `app definition changed for ${String(event.detail.tenantId)}: not deployed (${answer.reason ?? 'already requested'})`,
+      );
     });
 
     const frontDoor = await startFrontDoor({ edge, port: edgePort }).catch(portTaken(edgePort, 'front door', '--edge-port'));

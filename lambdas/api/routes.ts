@@ -8,4 +8,8 @@ export const API_ROUTES: readonly { method: HttpMethod; resource: string; functi
   { method: 'GET', resource: '/tenants', function: 'ListTenants' },
   { method: 'GET', resource: '/tenants/{id}', function: 'GetTenant' },
   { method: 'GET', resource: '/operations/{id}', function: 'GetOperation' },
+  { method: 'POST', resource: '/tenants/{id}/deployments', function: 'CreateDeployment' },
+  { method: 'GET', resource: '/tenants/{id}/deployments', function: 'ListDeployments' },
+  { method: 'GET', resource: '/tenants/{id}/deployments/{deploymentId}', function: 'GetDeployment' },
+  { method: 'POST', resource: '/tenants/{id}/deployments/{deploymentId}/rollback', function: 'RollbackDeployment' },
 ];

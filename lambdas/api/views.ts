@@ -1,3 +1,4 @@
+import type { DeploymentRecord } from '../registry/deployment-registry.js';
 import type { OperationRecord, StepRecord, TenantRecord } from '../registry/records.js';
 
 /** A tenant as the API shows it. */
@@ -41,5 +42,33 @@ export function operationView(operation: OperationRecord, steps?: readonly StepR
           })),
         }
       : {}),
+  };
+}
+
+/** A deployment as the API shows it (the definition itself only when asked for one deployment). */
+export function deploymentView(deployment: DeploymentRecord, { withDefinition = false } = {}) {
+  return {
+    deploymentId: deployment.deploymentId,
+    tenantId: deployment.tenantId,
+    operationId: deployment.operationId,
+    kind: deployment.kind,
+    status: deployment.status,
+    app: deployment.app,
+    releaseId: deployment.releaseId,
+    previousReleaseId: deployment.previousReleaseId,
+    rollbackOf: deployment.rollbackOf,
+    rolledBack: deployment.rolledBack,
+    allowDestructive: deployment.allowDestructive,
+    migrations: deployment.migrations,
+    error: deployment.error,
+    requestedBy: deployment.requestedBy,
+    startedAt: deployment.startedAt,
+    endedAt: deployment.endedAt,
+    ...(withDefinition ? { definition: deployment.definition } : {}),
+    links: {
+      self: `/tenants/${deployment.tenantId}/deployments/${deployment.deploymentId}`,
+      operation: `/operations/${deployment.operationId}`,
+      tenant: `/tenants/${deployment.tenantId}`,
+    },
   };
 }

@@ -1,9 +1,13 @@
-import type { MigrationPlan } from '../app-definition/migration-plan.js';
+import type { AppDefinition } from '../app-definition/app-definition-schema.js';
+import { definitionFingerprint, type MigrationPlan } from '../app-definition/migration-plan.js';
+import { ConflictError } from '../domain/errors.js';
 import type { TenantResourceNames } from '../domain/naming.js';
 import { quoteIdent, type SqlPort } from '../ports/sql.js';
 
 /** Where applied steps are recorded: a schema of the platform's in the tenant's database, which the tenant's login cannot use. */
-const LEDGER_SCHEMA = 'hostplane';
+export const LEDGER_SCHEMA = 'hostplane';
+/** One row: the definition the tenant's schema was last migrated to (what the next plan diffs against). */
+export const SCHEMA_STATE_TABLE = `${quoteIdent(LEDGER_SCHEMA)}.schema_state`;
 
 export interface MigrationResult {
   readonly applied: readonly string[];
@@ -16,7 +20,13 @@ export interface MigrationResult {
  * the tenant's role (so the tenant owns what it creates), and each step's id is recorded in the
  * same transaction, so a retry never applies a step twice and a failure leaves nothing half-done.
  */
-export async function applyMigrations(sql: SqlPort, names: TenantResourceNames, plan: MigrationPlan): Promise<MigrationResult> {
+export async function applyMigrations(
+  sql: SqlPort,
+  names: TenantResourceNames,
+  plan: MigrationPlan,
+  /** The definition the plan migrates to: recorded in the same transaction, after checking the plan starts where the schema is. */
+  record?: { readonly definition: AppDefinition },
+): Promise<MigrationResult> {
   const inTenantDb = { database: names.database };
   await sql.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(LEDGER_SCHEMA)}`, {}, inTenantDb);
   await sql.query(
@@ -29,11 +39,30 @@ export async function applyMigrations(sql: SqlPort, names: TenantResourceNames, 
     {},
     inTenantDb,
   );
+  await sql.query(
+    `CREATE TABLE IF NOT EXISTS ${SCHEMA_STATE_TABLE} (
+       singleton    boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+       fingerprint  text NOT NULL,
+       definition   json NOT NULL,
+       updated_at   timestamptz NOT NULL DEFAULT now()
+     )`,
+    {},
+    inTenantDb,
+  );
   return sql.transaction(async (tx) => {
     // One migrator per tenant database at a time.
     await tx.query('SELECT pg_advisory_xact_lock(72010002)');
     const { rows } = await tx.query<{ step_id: string }>(`SELECT step_id FROM ${quoteIdent(LEDGER_SCHEMA)}.applied_migrations`);
     const done = new Set(rows.map((row) => row.step_id));
+    if (record) {
+      const state = await tx.query<{ fingerprint: string }>(`SELECT fingerprint FROM ${SCHEMA_STATE_TABLE}`);
+      const at = state.rows[0]?.fingerprint ?? null;
+      // A retry after the commit finds the schema already at `to`: nothing left to apply.
+      if (at === plan.to) return { applied: [], alreadyApplied: plan.steps.map((step) => step.id) };
+      if (at !== plan.from) {
+        throw new ConflictError('the tenant schema changed since this migration was planned; deploy again to plan from where it is now');
+      }
+    }
     const applied: string[] = [];
     const alreadyApplied: string[] = [];
     for (const step of plan.steps) {
@@ -49,6 +78,15 @@ export async function applyMigrations(sql: SqlPort, names: TenantResourceNames, 
         { id: step.id, summary: step.summary, to: plan.to },
       );
       applied.push(step.id);
+    }
+    if (record) {
+      const to = definitionFingerprint(record.definition);
+      if (to !== plan.to) throw new ConflictError('the migration plan was not made for this definition');
+      await tx.query(
+        `INSERT INTO ${SCHEMA_STATE_TABLE} (singleton, fingerprint, definition) VALUES (true, :to, CAST(:definition AS json))
+         ON CONFLICT (singleton) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, definition = EXCLUDED.definition, updated_at = now()`,
+        { to, definition: JSON.stringify(record.definition) },
+      );
     }
     return { applied, alreadyApplied };
   }, inTenantDb);

@@ -18,7 +18,7 @@ export async function registerTenantRoute(event: RegisterRouteInput): Promise<St
     endpoint: event.endpoint,
     assetsBucket: names.assetsBucket,
   });
-  await new TenantRegistry(sql).setServing(event.plan.tenantId, { url, version: 'starter' });
+  await new TenantRegistry(sql).setServing(event.plan.tenantId, { url });
   return { status: 'created', url };
 }
 

@@ -1,3 +1,15 @@
+/**
+ * An environment variable filled from one key of a JSON secret when the service starts (ECS's
+ * `secrets: [{ name, valueFrom: '<arn>:<key>::' }]`), so no secret value passes through a spec.
+ */
+export interface SecretEnvironmentVariable {
+  readonly name: string;
+  readonly secretName: string;
+  readonly key: string;
+  /** Left out when the secret or key does not exist (a cache that was skipped) instead of failing the start. */
+  readonly optional?: boolean;
+}
+
 /** What a tenant's compute should be: its service, its size, its environment. */
 export interface ComputeSpec {
   readonly serviceName: string;
@@ -9,6 +21,8 @@ export interface ComputeSpec {
   readonly appFilesFolder: string;
   /** Secret names the service may read (database, cache). */
   readonly secretNames: readonly string[];
+  /** Variables the service's processes get from those secrets. */
+  readonly secretEnvironment: readonly SecretEnvironmentVariable[];
 }
 
 export interface ComputeService {

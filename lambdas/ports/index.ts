@@ -14,6 +14,8 @@ export interface PlatformConfig {
   readonly cells: readonly { readonly cell: string; readonly maxTenants: number }[];
   /** Where tenant processes reach the database server. */
   readonly databaseEndpoint: { readonly host: string; readonly port: number };
+  /** How long a deploy waits for the tenant's runtime to report a new release healthy. @default 90 */
+  readonly healthWaitSeconds?: number;
 }
 
 /** Everything a handler may reach outside itself. Each world (cloud, local) supplies one. */

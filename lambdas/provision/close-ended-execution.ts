@@ -1,4 +1,5 @@
 import type { SqlPort } from '../ports/sql.js';
+import { DeploymentRegistry } from '../registry/deployment-registry.js';
 import { TenantRegistry } from '../registry/tenant-registry.js';
 
 /** The detail of EventBridge's "Step Functions Execution Status Change" event (the fields we read). */
@@ -20,8 +21,14 @@ export async function closeEndedExecution(detail: ExecutionStatusDetail, sql: Sq
     detail.cause ? ` (${detail.cause})` : ''
   }`;
   return TenantRegistry.inTransaction(sql, async (registry) => {
+    const deployments = new DeploymentRegistry(registry.executor);
+    // A deploy started by another machine (provision) is named after its deployment.
+    if (detail.name.startsWith('dep-')) return { closed: await deployments.finish(detail.name, 'FAILED', { error: reason }) };
     const operation = await registry.getOperation(detail.name);
     if (!operation || !(await registry.finishOperation(operation.operationId, 'FAILED', reason))) return { closed: false };
+    for (const deployment of await deployments.runningForOperation(operation.operationId)) {
+      await deployments.finish(deployment.deploymentId, 'FAILED', { error: reason });
+    }
     const tenant = await registry.getTenant(operation.tenantId, { forUpdate: true });
     if (tenant && ['REQUESTED', 'PROVISIONING', 'DEPROVISIONING'].includes(tenant.status)) {
       await registry.transition(operation.tenantId, 'FAILED', { lastError: reason });

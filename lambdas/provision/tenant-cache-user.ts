@@ -19,13 +19,19 @@ export async function ensureTenantCacheUser(
   if (!availability.available) return { status: 'skipped', skipped: availability.reason };
 
   const { cacheUser, cacheKeyPattern, cacheChannelPattern, cacheSecret } = plan.names;
-  const secret = await secrets.getOrCreate(cacheSecret, () => ({
-    host: availability.endpoint.host,
-    port: String(availability.endpoint.port),
-    username: cacheUser,
-    password: generatePassword(),
-    keyPrefix: cacheKeyPattern.slice(0, -1),
-  }));
+  const secret = await secrets.getOrCreate(cacheSecret, () => {
+    const password = generatePassword();
+    const { host, port } = availability.endpoint;
+    return {
+      host,
+      port: String(port),
+      username: cacheUser,
+      password,
+      keyPrefix: cacheKeyPattern.slice(0, -1),
+      // The password is letters and digits only, so it needs no escaping in a URL.
+      url: `redis://${encodeURIComponent(cacheUser)}:${password}@${host.includes(':') ? `[${host}]` : host}:${port}`,
+    };
+  });
   await cacheUsers.ensureUser({
     userName: cacheUser,
     password: secret.password!,

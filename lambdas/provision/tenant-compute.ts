@@ -1,8 +1,26 @@
 import type { TenantPlan } from '../domain/tenant-plan.js';
-import type { ComputeSpec } from '../ports/compute.js';
+import type { ComputeSpec, SecretEnvironmentVariable } from '../ports/compute.js';
+
+/** The tenant's database login, as libpq variables (read by pg itself: no URL to escape). */
+const DATABASE_VARIABLES: readonly (readonly [string, string])[] = [
+  ['PGHOST', 'host'],
+  ['PGPORT', 'port'],
+  ['PGDATABASE', 'dbname'],
+  ['PGUSER', 'username'],
+  ['PGPASSWORD', 'password'],
+];
+
+/** The tenant's cache user and key prefix; absent when the tenant has no cache. */
+const CACHE_VARIABLES: readonly (readonly [string, string])[] = [
+  ['REDIS_URL', 'url'],
+  ['HOSTPLANE_CACHE_PREFIX', 'keyPrefix'],
+];
 
 /** The compute a tenant's plan asks for. */
 export function computeSpecFor(plan: TenantPlan): ComputeSpec {
+  const { databaseSecret, cacheSecret } = plan.names;
+  const fromSecret = (secretName: string, optional: boolean) =>
+    ([name, key]: readonly [string, string]): SecretEnvironmentVariable => ({ name, secretName, key, ...(optional ? { optional } : {}) });
   return {
     serviceName: plan.names.computeService,
     tenantId: plan.tenantId,
@@ -10,6 +28,10 @@ export function computeSpecFor(plan: TenantPlan): ComputeSpec {
     memoryMb: plan.compute.memoryMb,
     cpuUnits: plan.compute.cpuUnits,
     appFilesFolder: plan.names.appFilesFolder,
-    secretNames: [plan.names.databaseSecret, ...(plan.cache.enabled ? [plan.names.cacheSecret] : [])],
+    secretNames: [databaseSecret, ...(plan.cache.enabled ? [cacheSecret] : [])],
+    secretEnvironment: [
+      ...DATABASE_VARIABLES.map(fromSecret(databaseSecret, false)),
+      ...(plan.cache.enabled ? CACHE_VARIABLES.map(fromSecret(cacheSecret, true)) : []),
+    ],
   };
 }

@@ -45,8 +45,12 @@ export function isBranchFailure(value: unknown): value is BranchFailure {
 export function describeCaughtError(error: CaughtError): string {
   let message = error.Cause ?? '';
   try {
-    const cause = JSON.parse(error.Cause ?? '') as { errorMessage?: unknown };
+    const cause = JSON.parse(error.Cause ?? '') as { errorMessage?: unknown; Error?: unknown; Cause?: unknown; error?: unknown; cause?: unknown };
     if (typeof cause.errorMessage === 'string') message = cause.errorMessage;
+    // A child execution that failed (startExecution.sync): its own error and cause.
+    const childError = cause.Error ?? cause.error;
+    const childCause = cause.Cause ?? cause.cause;
+    if (typeof childError === 'string') message = typeof childCause === 'string' && childCause ? `${childError}: ${childCause}` : childError;
   } catch {
     // Not Lambda's JSON shape (a States.* error): keep the Cause as it is.
   }

@@ -69,6 +69,35 @@ export const REGISTRY_MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX audit_events_by_tenant ON audit_events (tenant_id, at)`,
     ],
   },
+  {
+    version: 2,
+    name: 'deployments',
+    statements: [
+      // One row per run of the deploy state machine. `definition` is json, not jsonb: it keeps the
+      // text as written, so the definition's fingerprint (and the release built from it) stays stable.
+      `CREATE TABLE deployments (
+         deployment_id        text PRIMARY KEY,
+         tenant_id            text NOT NULL REFERENCES tenants (tenant_id),
+         operation_id         text NOT NULL REFERENCES operations (operation_id),
+         kind                 text NOT NULL CHECK (kind IN ('deploy', 'rollback')),
+         status               text NOT NULL CHECK (status IN ('RUNNING', 'SUCCEEDED', 'FAILED')),
+         app                  text NOT NULL,
+         definition           json NOT NULL,
+         allow_destructive    boolean NOT NULL DEFAULT false,
+         rollback_of          text REFERENCES deployments (deployment_id),
+         release_id           text,
+         previous_release_id  text,
+         rolled_back          boolean NOT NULL DEFAULT false,
+         migrations           jsonb NOT NULL DEFAULT '[]'::jsonb,
+         error                text,
+         requested_by         text NOT NULL,
+         started_at           timestamptz NOT NULL DEFAULT clock_timestamp(),
+         ended_at             timestamptz
+       )`,
+      `CREATE INDEX deployments_by_tenant ON deployments (tenant_id, started_at DESC)`,
+      `CREATE INDEX deployments_by_operation ON deployments (operation_id)`,
+    ],
+  },
 ];
 
 /** Arbitrary but fixed: serializes concurrent migrators on one server. */

@@ -23,6 +23,11 @@ const UNIQUE_VIOLATION = '23505';
 export class TenantRegistry {
   constructor(private readonly sql: SqlExecutor) {}
 
+  /** The connection (or transaction) this registry writes through, for other tables in the same transaction. */
+  get executor(): SqlExecutor {
+    return this.sql;
+  }
+
   /** Runs `work` with a registry bound to one transaction. */
   static async inTransaction<T>(sql: SqlPort, work: (registry: TenantRegistry) => Promise<T>): Promise<T> {
     return sql.transaction((tx) => work(new TenantRegistry(tx)));

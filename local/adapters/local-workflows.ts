@@ -4,7 +4,7 @@ import type { EventsPort } from '../../lambdas/ports/events.js';
 import type { WorkflowInput, WorkflowName, WorkflowsPort } from '../../lambdas/ports/workflows.js';
 import { loadFunctionHandler } from '../function-handlers.js';
 import { asLambdaFailure, invokeLikeLambda } from '../lambda-invoker.js';
-import { loadDefinition, type LoadedDefinition } from '../state-machine-definitions.js';
+import { loadDefinition, workflowOfLocalArn, type LoadedDefinition } from '../state-machine-definitions.js';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
 
@@ -60,12 +60,14 @@ export class LocalWorkflows implements WorkflowsPort {
     });
 
     const taskResourceLocalHandlers: Record<string, (input: unknown) => Promise<never>> = {};
-    for (const [stateName, functionName] of tasks) {
+    for (const [stateName, target] of tasks) {
       taskResourceLocalHandlers[stateName] = async (taskInput: unknown) => {
         const fault = this.options.faults?.[stateName];
         if (fault?.when === 'before') throw asLambdaFailure(fault.error);
-        const handler = await loadFunctionHandler(functionName);
-        const output = await invokeLikeLambda(handler, functionName, taskInput);
+        const output =
+          target.kind === 'function'
+            ? await invokeLikeLambda(await loadFunctionHandler(target.name), target.name, taskInput)
+            : await this.runChild(taskInput);
         if (fault?.when === 'after') throw asLambdaFailure(fault.error);
         return output as never;
       };
@@ -110,6 +112,24 @@ export class LocalWorkflows implements WorkflowsPort {
     await Promise.all(all.map((execution) => execution.result));
   }
 
+  /**
+   * The `states:startExecution.sync:2` integration: starts the named state machine and waits for it.
+   * As in Step Functions, the answer carries the child's output as JSON, and a child that did not
+   * succeed fails the Task with `States.TaskFailed`, its cause the child's error and cause.
+   */
+  private async runChild(taskInput: unknown): Promise<unknown> {
+    const { StateMachineArn, Name, Input } = (taskInput ?? {}) as { StateMachineArn?: unknown; Name?: unknown; Input?: unknown };
+    const workflow = workflowOfLocalArn(StateMachineArn);
+    if (!workflow) throw taskFailed({ Error: 'StepFunctions.StateMachineDoesNotExistException', Cause: `no local state machine ${String(StateMachineArn)}` });
+    const name = typeof Name === 'string' && Name ? Name : `child-${Date.now().toString(36)}`;
+    const input = typeof Input === 'object' && Input !== null ? (Input as WorkflowInput) : {};
+    const { executionId } = await this.start(workflow, name, input);
+    const ended = await this.waitFor(executionId);
+    const described = { ExecutionArn: executionId, StateMachineArn, Name: name, Status: ended.status };
+    if (ended.status !== 'SUCCEEDED') throw taskFailed({ ...described, Error: ended.error ?? 'States.TaskFailed', Cause: ended.cause ?? '' });
+    return { ...described, Output: ended.output ?? null };
+  }
+
   private definition(workflow: WorkflowName): Promise<LoadedDefinition> {
     let loaded = this.definitions.get(workflow);
     if (!loaded) {
@@ -137,6 +157,12 @@ export class LocalWorkflows implements WorkflowsPort {
       this.executions.delete(ended.executionId);
     }
   }
+}
+
+function taskFailed(cause: Readonly<Record<string, unknown>>): Error {
+  const error = new Error(JSON.stringify(cause));
+  error.name = 'States.TaskFailed';
+  return error;
 }
 
 function describeFailure(executionId: string, error: unknown): ExecutionResult {

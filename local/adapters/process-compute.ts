@@ -1,10 +1,12 @@
 /**
- * Local compute: one supervised tenant-runtime process per service, on a loopback port.
+ * Local compute: one supervised reloader process per service (the tenant container's entrypoint,
+ * runtime/reloader/main.ts), holding the tenant's loopback port and running the release its app
+ * folder's `current` names, with the tenant's secrets in its environment.
  *
  * Layout under `stateDir`:
- *   build/tenant-runtime.mjs     the runtime, bundled once per instance
- *   logs/<serviceName>.log       the process's stdout and stderr, appended, plus supervisor notes
- *   compute/<serviceName>.json   the service record: pid, port, start time
+ *   build/tenant-reloader.mjs    the reloader, bundled once per instance
+ *   logs/<serviceName>.log       the process's stdout and stderr (and its apps'), appended, plus supervisor notes
+ *   compute/<serviceName>.json   the service record: pid, port, runtime health port, start time
  *
  * A process that exits without being asked to stop is restarted on the same port, with backoff.
  * Children never outlive this process: they are killed on its 'exit', and each one also drains
@@ -19,16 +21,28 @@ import { build } from 'esbuild';
 import { z } from 'zod';
 import { PermanentError, TransientError, ValidationError, errorMessage } from '../../lambdas/domain/errors.js';
 import type { ComputePort, ComputeService, ComputeSpec } from '../../lambdas/ports/compute.js';
+import type { SecretsPort } from '../../lambdas/ports/secrets.js';
 import { freeLoopbackPort, isProcessAlive } from '../process-helpers.js';
-import { RuntimeExitCode } from '../../runtime/tenant-runtime.js';
+import { RuntimeExitCode } from '../../runtime/exit-codes.js';
 
 export interface ProcessComputeOptions {
   /** Folder for the runtime build, logs and service records. */
   readonly stateDir: string;
   /** Root of the tenants' app files; a spec's `appFilesFolder` is relative to it. */
   readonly appFilesRoot: string;
-  /** The runtime's source. @default `runtime/tenant-runtime.ts` of this repository */
+  /** Where the secrets a spec's `secretEnvironment` names are read (required when a spec names any). */
+  readonly secrets?: SecretsPort;
+  /** The runtime's source. @default `runtime/reloader/main.ts` of this repository */
   readonly runtimeEntry?: string;
+  /** The reloader's settings for every tenant (see runtime/reloader/README.md). */
+  readonly reloader?: {
+    /** How often it reads `current`. @default 1000 */
+    readonly pollIntervalMs?: number;
+    /** How long a new release has to become healthy. @default 10_000 */
+    readonly healthTimeoutMs?: number;
+    /** How long an old release may drain. @default 10_000 (below `stopTimeoutMs`) */
+    readonly drainDeadlineMs?: number;
+  };
   /** How long a new process has to answer its runtime health check. @default 10_000 */
   readonly startTimeoutMs?: number;
   /** How long a process has to drain after SIGTERM before SIGKILL; longer than the runtime's own drain deadline. @default 12_000 */
@@ -47,6 +61,8 @@ const recordSchema = z.object({
   tenantId: z.string(),
   pid: z.number().int().positive(),
   port: z.number().int().min(1).max(65_535),
+  /** Where the reloader answers `/__runtime/healthz`. */
+  healthPort: z.number().int().min(1).max(65_535),
   startedAt: z.string(),
 });
 type ServiceRecord = z.infer<typeof recordSchema>;
@@ -70,6 +86,7 @@ interface Service {
   readonly serviceName: string;
   readonly tenantId: string;
   readonly port: number;
+  readonly healthPort: number;
   readonly env: NodeJS.ProcessEnv;
   /** 'starting' until the first health check passes; only 'running' services are restarted. */
   state: 'starting' | 'running' | 'stopping';
@@ -94,7 +111,7 @@ const STABLE_AFTER_MS = 30_000;
 const START_ATTEMPTS = 5;
 const LOG_TAIL_LINES = 20;
 
-const DEFAULT_RUNTIME_ENTRY = fileURLToPath(new URL('../../runtime/tenant-runtime.ts', import.meta.url));
+const DEFAULT_RUNTIME_ENTRY = fileURLToPath(new URL('../../runtime/reloader/main.ts', import.meta.url));
 
 /** Every child of every instance, killed when this process exits. */
 const liveChildren = new Set<ChildProcess>();
@@ -112,7 +129,9 @@ function trackChild(child: ChildProcess): void {
 
 const delay = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
 
-/** The pid the runtime on `port` reports from `/__runtime/healthz`, or undefined if nothing healthy answers. */
+const runtimeHealthSchema = z.object({ status: z.literal('ok'), runtime: z.object({ pid: z.number() }) });
+
+/** The pid the reloader whose runtime health is on `port` reports from `/__runtime/healthz`, or undefined if nothing healthy answers. */
 function probeRuntime(port: number): Promise<number | undefined> {
   return new Promise((resolvePid) => {
     const req = request(
@@ -125,8 +144,8 @@ function probeRuntime(port: number): Promise<number | undefined> {
           if (res.statusCode !== 200) return resolvePid(undefined);
           try {
             const body: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-            const health = z.object({ status: z.literal('ok'), pid: z.number() }).safeParse(body);
-            resolvePid(health.success ? health.data.pid : undefined);
+            const health = runtimeHealthSchema.safeParse(body);
+            resolvePid(health.success ? health.data.runtime.pid : undefined);
           } catch {
             resolvePid(undefined);
           }
@@ -143,6 +162,8 @@ export class ProcessCompute implements ComputePort {
   private readonly stateDir: string;
   private readonly appFilesRoot: string;
   private readonly runtimeEntry: string;
+  private readonly secrets: SecretsPort | undefined;
+  private readonly reloader: NonNullable<ProcessComputeOptions['reloader']>;
   private readonly startTimeoutMs: number;
   private readonly stopTimeoutMs: number;
   private readonly services = new Map<string, Service>();
@@ -154,6 +175,8 @@ export class ProcessCompute implements ComputePort {
     this.stateDir = resolve(options.stateDir);
     this.appFilesRoot = resolve(options.appFilesRoot);
     this.runtimeEntry = options.runtimeEntry ?? DEFAULT_RUNTIME_ENTRY;
+    this.secrets = options.secrets;
+    this.reloader = options.reloader ?? {};
     this.startTimeoutMs = options.startTimeoutMs ?? 10_000;
     this.stopTimeoutMs = options.stopTimeoutMs ?? 12_000;
   }
@@ -174,7 +197,7 @@ export class ProcessCompute implements ComputePort {
     if (service) return this.describe(service);
     const record = await this.readRecord(serviceName);
     if (!record) return undefined;
-    const running = isProcessAlive(record.pid) && (await probeRuntime(record.port)) === record.pid;
+    const running = isProcessAlive(record.pid) && (await probeRuntime(record.healthPort)) === record.pid;
     return { serviceName, running, endpoint: endpointOf(record.port), pid: record.pid, restarts: 0 };
   }
 
@@ -212,15 +235,16 @@ export class ProcessCompute implements ComputePort {
     } else if (known) {
       if (await this.waitHealthy(known)) return this.describe(known);
       throw new TransientError(
-        `service ${spec.serviceName} is not answering on ${endpointOf(known.port)}\n${await this.logTail(spec.serviceName)}`,
+        `service ${spec.serviceName} is not answering its runtime health check on ${endpointOf(known.healthPort)}\n${await this.logTail(spec.serviceName)}`,
       );
     }
     const record = await this.readRecord(spec.serviceName);
-    if (record && isProcessAlive(record.pid) && (await probeRuntime(record.port)) === record.pid) {
+    if (record && isProcessAlive(record.pid) && (await probeRuntime(record.healthPort)) === record.pid) {
       const adopted: Service = {
         serviceName: spec.serviceName,
         tenantId: record.tenantId,
         port: record.port,
+        healthPort: record.healthPort,
         env: {},
         state: 'running',
         adoptedPid: record.pid,
@@ -230,27 +254,38 @@ export class ProcessCompute implements ComputePort {
       this.services.set(spec.serviceName, adopted);
       return this.describe(adopted);
     }
-    return this.start(spec, record?.port);
+    return this.start(spec, record);
   }
 
-  private async start(spec: ComputeSpec, preferredPort: number | undefined): Promise<LocalComputeService> {
+  private async start(spec: ComputeSpec, previous: ServiceRecord | undefined): Promise<LocalComputeService> {
     const bundle = await this.runtimeBundle();
     const appDir = this.appDirOf(spec);
+    const fromSecrets = await this.secretEnvironment(spec);
     await mkdir(join(this.stateDir, 'logs'), { recursive: true });
     await mkdir(this.recordsDir(), { recursive: true });
 
     for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
-      const port = attempt === 1 && preferredPort !== undefined ? preferredPort : await freeLoopbackPort();
+      const port = attempt === 1 && previous ? previous.port : await freeLoopbackPort();
+      const healthPort = attempt === 1 && previous ? previous.healthPort : await freeLoopbackPort();
       const service: Service = {
         serviceName: spec.serviceName,
         tenantId: spec.tenantId,
         port,
+        healthPort,
         env: {
+          ...(process.env.PATH ? { PATH: process.env.PATH } : {}),
+          ...fromSecrets,
           HOSTPLANE_TENANT_ID: spec.tenantId,
-          HOSTPLANE_DISPLAY_NAME: spec.displayName,
           HOSTPLANE_APP_DIR: appDir,
           HOST: LOOPBACK,
           PORT: String(port),
+          HOSTPLANE_RUNTIME_HEALTH_HOST: LOOPBACK,
+          HOSTPLANE_RUNTIME_HEALTH_PORT: String(healthPort),
+          HOSTPLANE_RELOADER_POLL_MS: String(this.reloader.pollIntervalMs ?? 1_000),
+          HOSTPLANE_HEALTH_TIMEOUT_MS: String(this.reloader.healthTimeoutMs ?? 10_000),
+          HOSTPLANE_DRAIN_DEADLINE_MS: String(this.reloader.drainDeadlineMs ?? Math.min(10_000, this.stopTimeoutMs - 1_000)),
+          // Old and new release overlap during a swap: both within the role's connection limit.
+          HOSTPLANE_DB_POOL_MAX: '4',
         },
         state: 'starting',
         restarts: 0,
@@ -308,6 +343,7 @@ export class ProcessCompute implements ComputePort {
         tenantId: service.tenantId,
         pid: run.pid,
         port: service.port,
+        healthPort: service.healthPort,
         startedAt: new Date(run.startedAt).toISOString(),
       });
     }
@@ -341,7 +377,7 @@ export class ProcessCompute implements ComputePort {
     const deadline = Date.now() + this.startTimeoutMs;
     while (Date.now() < deadline) {
       if (run.exit) return run.exit;
-      if ((await probeRuntime(service.port)) === run.pid) return 'healthy';
+      if ((await probeRuntime(service.healthPort)) === run.pid) return 'healthy';
       await Promise.race([delay(POLL_INTERVAL_MS), run.exited]);
     }
     return run.exit ?? 'timeout';
@@ -352,7 +388,7 @@ export class ProcessCompute implements ComputePort {
     const deadline = Date.now() + this.startTimeoutMs;
     for (;;) {
       const expected = service.run?.pid ?? service.adoptedPid;
-      if (expected !== undefined && (await probeRuntime(service.port)) === expected) return true;
+      if (expected !== undefined && (await probeRuntime(service.healthPort)) === expected) return true;
       if (Date.now() >= deadline) return false;
       await delay(POLL_INTERVAL_MS);
     }
@@ -422,7 +458,7 @@ export class ProcessCompute implements ComputePort {
 
   /** Whether a recorded pid is still a tenant runtime (not a reused pid), before signalling it. */
   private async isRuntime(record: ServiceRecord): Promise<boolean> {
-    if ((await probeRuntime(record.port)) === record.pid) return true;
+    if ((await probeRuntime(record.healthPort)) === record.pid) return true;
     try {
       const cmdline = await readFile(`/proc/${record.pid}/cmdline`, 'utf8');
       return cmdline.includes(this.bundlePath());
@@ -458,6 +494,8 @@ export class ProcessCompute implements ComputePort {
         platform: 'node',
         format: 'esm',
         target: 'node20',
+        // CommonJS packages bundled into an ES module (ioredis) still call `require` for Node built-ins.
+        banner: { js: "import { createRequire as __hostplaneCreateRequire } from 'node:module';\nconst require = __hostplaneCreateRequire(import.meta.url);" },
         // No source map: the bundle is not minified, and --enable-source-maps costs ~10 MB of RSS per tenant.
         logLevel: 'silent',
       });
@@ -465,6 +503,22 @@ export class ProcessCompute implements ComputePort {
       throw new PermanentError(`cannot build the tenant runtime from ${this.runtimeEntry}: ${errorMessage(error)}`);
     }
     return outfile;
+  }
+
+  /** The variables a spec takes from secrets, read now (as ECS does when a task starts). */
+  private async secretEnvironment(spec: ComputeSpec): Promise<Record<string, string>> {
+    const env: Record<string, string> = {};
+    const cache = new Map<string, Readonly<Record<string, string>> | undefined>();
+    for (const variable of spec.secretEnvironment) {
+      if (!this.secrets) throw new PermanentError(`service ${spec.serviceName} needs secrets, and this compute adapter was given no secrets port`);
+      if (!cache.has(variable.secretName)) cache.set(variable.secretName, await this.secrets.get(variable.secretName));
+      const value = cache.get(variable.secretName)?.[variable.key];
+      if (value !== undefined) env[variable.name] = value;
+      else if (!variable.optional) {
+        throw new TransientError(`service ${spec.serviceName}: secret ${variable.secretName} has no ${variable.key} (for ${variable.name}) yet`);
+      }
+    }
+    return env;
   }
 
   private appDirOf(spec: ComputeSpec): string {
@@ -530,7 +584,7 @@ export class ProcessCompute implements ComputePort {
   }
 
   private bundlePath(): string {
-    return join(this.stateDir, 'build', 'tenant-runtime.mjs');
+    return join(this.stateDir, 'build', 'tenant-reloader.mjs');
   }
 
   private recordsDir(): string {

@@ -21,16 +21,42 @@ function arnOf(value: unknown): string | undefined {
 describe('ControlPlaneStack', () => {
   let template: Template;
   let lambdas: Record<string, CfnResource>;
-  let stateMachine: CfnResource;
+  let machines: Record<string, CfnResource>;
 
   beforeAll(() => {
     const stack = new ControlPlaneStack(new App(), 'ControlPlaneTest', { environment: 'test' });
     template = Template.fromStack(stack);
     lambdas = template.findResources('AWS::Lambda::Function') as Record<string, CfnResource>;
-    const machines = Object.values(template.findResources('AWS::StepFunctions::StateMachine') as Record<string, CfnResource>);
-    expect(machines).toHaveLength(1);
-    stateMachine = machines[0]!;
+    machines = template.findResources('AWS::StepFunctions::StateMachine') as Record<string, CfnResource>;
   }, SYNTH_TIMEOUT_MS);
+
+  /** The state machine whose logical id starts with `Provision` or `Deploy`. */
+  const machine = (name: string): [string, CfnResource] => {
+    const found = Object.entries(machines).filter(([id]) => id.startsWith(`${name}StateMachine`));
+    expect(found).toHaveLength(1);
+    return found[0]!;
+  };
+
+  it('builds the provision and the deploy state machines', () => {
+    expect(Object.keys(machines).map((id) => id.replace(/StateMachine.*$/, '')).sort()).toEqual(['Deploy', 'Provision']);
+  });
+
+  it('lets provision run deploy to completion (startExecution.sync) and nothing more of it', () => {
+    const [deployId] = machine('Deploy');
+    const [, provision] = machine('Provision');
+    const role = arnOf((provision.Properties['RoleArn'] as unknown));
+    expect(provision.Properties['DefinitionSubstitutions']).toMatchObject({ DeployStateMachineArn: { Ref: deployId } });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: role }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: 'states:StartExecution', Resource: { Ref: deployId } }),
+          Match.objectLike({ Action: ['states:DescribeExecution', 'states:StopExecution'] }),
+          Match.objectLike({ Action: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'] }),
+        ]),
+      },
+    });
+  });
 
   it('creates one Lambda per FUNCTIONS entry, each bundled from that entry', () => {
     const entries = Object.values(lambdas).map((fn) => fn.Properties['Description']);
@@ -52,6 +78,12 @@ describe('ControlPlaneStack', () => {
     expect(template.findResources('AWS::Logs::LogGroup', { Properties: { RetentionInDays: 30 } })).toHaveProperty([logGroup.asString()]);
   });
 
+  describe.each(['Provision', 'Deploy'])('the %s state machine', (name) => {
+  let stateMachine: CfnResource;
+  beforeAll(() => {
+    stateMachine = machine(name)[1];
+  });
+
   it('supplies every placeholder of the definition and no substitution it does not use', () => {
     const definition = stateMachine.Properties['DefinitionString'];
     const substitutions = stateMachine.Properties['DefinitionSubstitutions'] as Record<string, unknown>;
@@ -65,6 +97,7 @@ describe('ControlPlaneStack', () => {
     const substitutions = stateMachine.Properties['DefinitionSubstitutions'] as Record<string, unknown>;
 
     for (const [key, value] of Object.entries(substitutions)) {
+      if (key.endsWith('StateMachineArn')) continue;
       const name = key.replace(/FunctionArn$/, '');
       expect(isFunctionName(name)).toBe(true);
       const logicalId = arnOf(value);
@@ -74,19 +107,20 @@ describe('ControlPlaneStack', () => {
   });
 
   it('lets the state machine role invoke exactly the Lambdas its definition names', () => {
-    const role = new Capture();
-    template.hasResourceProperties('AWS::StepFunctions::StateMachine', { RoleArn: { 'Fn::GetAtt': [role, 'Arn'] } });
+    const role = arnOf(stateMachine.Properties['RoleArn']);
     const statements = new Capture();
     template.hasResourceProperties('AWS::IAM::Policy', {
-      Roles: [{ Ref: role.asString() }],
+      Roles: [{ Ref: role }],
       PolicyDocument: { Statement: statements },
     });
 
-    const named = Object.values(stateMachine.Properties['DefinitionSubstitutions'] as Record<string, unknown>).map(arnOf);
+    const named = Object.entries(stateMachine.Properties['DefinitionSubstitutions'] as Record<string, unknown>)
+      .filter(([key]) => key.endsWith('FunctionArn'))
+      .map(([, value]) => arnOf(value));
     for (const logicalId of named) {
       expect(logicalId).toBeDefined();
       template.hasResourceProperties('AWS::IAM::Policy', {
-        Roles: [{ Ref: role.asString() }],
+        Roles: [{ Ref: role }],
         PolicyDocument: {
           Statement: Match.arrayWith([
             Match.objectLike({ Action: 'lambda:InvokeFunction', Effect: 'Allow', Resource: Match.arrayWith([{ 'Fn::GetAtt': [logicalId, 'Arn'] }]) }),
@@ -116,15 +150,16 @@ describe('ControlPlaneStack', () => {
   });
 
   it('logs the state machine to a one-month log group, without execution data', () => {
-    const logGroup = new Capture();
-    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
-      LoggingConfiguration: {
-        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [logGroup, 'Arn'] } } }],
-        IncludeExecutionData: false,
-        Level: 'ALL',
-      },
-    });
+    const logging = stateMachine.Properties['LoggingConfiguration'] as {
+      Destinations: { CloudWatchLogsLogGroup: { LogGroupArn: unknown } }[];
+      IncludeExecutionData: boolean;
+      Level: string;
+    };
+    expect(logging).toMatchObject({ IncludeExecutionData: false, Level: 'ALL' });
+    const logGroup = arnOf(logging.Destinations[0]?.CloudWatchLogsLogGroup.LogGroupArn);
 
-    expect(template.findResources('AWS::Logs::LogGroup', { Properties: { RetentionInDays: 30 } })).toHaveProperty([logGroup.asString()]);
+    expect(logGroup).toBeDefined();
+    expect(template.findResources('AWS::Logs::LogGroup', { Properties: { RetentionInDays: 30 } })).toHaveProperty([logGroup!]);
+  });
   });
 });

@@ -83,7 +83,8 @@ describe('tenant isolation on the shared database and cache', () => {
       await expect(asA.get('t:iso-b:greeting')).rejects.toThrow(/NOPERM/);
       await expect(asA.set('t:iso-b:greeting', 'x')).rejects.toThrow(/NOPERM/);
       await expect(asA.publish('t:iso-b:deploy', 'x')).rejects.toThrow(/NOPERM/);
-      expect(await asA.publish('t:iso-a:deploy', 'x')).toBe(0);
+      // Allowed (the tenant's reloader may be subscribed, so the count of receivers is not fixed).
+      expect(typeof (await asA.publish('t:iso-a:deploy', 'x'))).toBe('number');
       await asA.del('t:iso-a:greeting');
     } finally {
       asA.disconnect();

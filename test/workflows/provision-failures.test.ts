@@ -15,6 +15,10 @@ const CASES: [state: string, fault: InjectedFault][] = [
   ['CreateTenantCacheUser', { when: 'after', error: new PermanentError('injected: cache step broke') }],
   ['CreateStaticAssets', { when: 'after', error: new PermanentError('injected: assets step broke') }],
   ['StartTenantCompute', { when: 'after', error: new PermanentError('injected: compute step broke') }],
+  ['PrepareStarterApp', { when: 'after', error: new PermanentError('injected: starter app step broke') }],
+  // Inside the deploy machine that provision starts and waits for: its failure fails the provision.
+  ['Compile', { when: 'before', error: new PermanentError('injected: compile broke') }],
+  ['AwaitHealthy', { when: 'before', error: new PermanentError('injected: health never came') }],
   ['RegisterTenantRoute', { when: 'after', error: new PermanentError('injected: route step broke') }],
   ['MarkTenantActive', { when: 'before', error: new PermanentError('injected: marking broke') }],
   ['CreateTenantDatabase', { when: 'before', error: new TransientError('injected: database unreachable') }],

@@ -38,6 +38,15 @@ describe('the provision state machine, run by the local engine with the producti
         'CreateTenantCacheUser:SUCCEEDED',
         'CreateStaticAssets:SUCCEEDED',
         'StartTenantCompute:SUCCEEDED',
+        'PrepareStarterApp:SUCCEEDED',
+        'LoadDefinition:SUCCEEDED',
+        'GenerateCode:SUCCEEDED',
+        'Compile:SUCCEEDED',
+        'PlanMigrations:SUCCEEDED',
+        'Migrate:SUCCEEDED',
+        'Publish:SUCCEEDED',
+        'AwaitHealthy:SUCCEEDED',
+        'MarkDeployed:SUCCEEDED',
         'RegisterTenantRoute:SUCCEEDED',
         'MarkTenantActive:SUCCEEDED',
       ]),
@@ -46,12 +55,16 @@ describe('the provision state machine, run by the local engine with the producti
     expect(states.at(-1)).toBe('MarkTenantActive:SUCCEEDED');
 
     const tenant = await api(cp.apiUrl, 'GET', '/tenants/acme');
-    expect(tenant.body).toMatchObject({ status: 'ACTIVE', tier: 'pooled', version: 'starter', cell: 'local' });
+    expect(tenant.body).toMatchObject({ status: 'ACTIVE', tier: 'pooled', version: expect.stringMatching(/^[0-9a-f]{16}$/), cell: 'local' });
     expect(tenant.body.url).toBe(`http://acme.localhost:${cp.edgePort}/`);
 
     const page = await getThroughFrontDoor(cp.edgePort, `acme.localhost:${cp.edgePort}`);
     expect(page.status).toBe(200);
-    expect(page.body).toContain('Acme Books');
+    expect(page.body).toContain('<title>Acme Books</title>');
+    const version = await getThroughFrontDoor(cp.edgePort, `acme.localhost:${cp.edgePort}`, '/version');
+    expect(JSON.parse(version.body)).toEqual({ release: tenant.body.version, app: 'Acme Books' });
+    const notes = await getThroughFrontDoor(cp.edgePort, `acme.localhost:${cp.edgePort}`, '/api/note');
+    expect(JSON.parse(notes.body)).toEqual({ items: [], next: null });
     const service = await cp.compute.describeService(`hp-${cp.environment}-local-acme`);
     expect(service).toMatchObject({ running: true });
   });
@@ -93,7 +106,7 @@ describe('the provision state machine, run by the local engine with the producti
   it('lists tenants with status, url, creation time and version', async () => {
     const { body } = await api(cp.apiUrl, 'GET', '/tenants');
     const acme = (body.items as Record<string, unknown>[]).find((t) => t.tenantId === 'acme');
-    expect(acme).toMatchObject({ status: 'ACTIVE', version: 'starter', url: expect.stringContaining('acme.localhost') });
+    expect(acme).toMatchObject({ status: 'ACTIVE', version: expect.stringMatching(/^[0-9a-f]{16}$/), url: expect.stringContaining('acme.localhost') });
     expect(Date.parse(String(acme?.createdAt))).not.toBeNaN();
   });
 });

@@ -1,0 +1,12 @@
+import middy from '@middy/core';
+import { publishRelease } from '../deploy/activate-release.js';
+import type { PublishedRelease, PublishInput } from '../deploy/deploy-input.js';
+import { trackStep } from '../middleware/track-step.js';
+import { ports } from '../ports/index.js';
+
+export function publish(event: PublishInput): Promise<PublishedRelease> {
+  const { sql, appFiles } = ports();
+  return publishRelease(event, sql, appFiles);
+}
+
+export const handler = middy<PublishInput, PublishedRelease>().use(trackStep('Publish')).handler(publish);

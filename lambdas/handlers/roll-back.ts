@@ -1,0 +1,16 @@
+import middy from '@middy/core';
+import { rollBackDeployment } from '../deploy/activate-release.js';
+import type { DeployFailureInput } from '../deploy/deploy-input.js';
+import { loadDeployment } from '../deploy/load-deployment.js';
+import { trackStep } from '../middleware/track-step.js';
+import { ports } from '../ports/index.js';
+
+type RolledBack = Awaited<ReturnType<typeof rollBackDeployment>>;
+
+export async function rollBack(event: DeployFailureInput): Promise<RolledBack> {
+  const { sql, appFiles } = ports();
+  const deployment = event.deployment ?? (await loadDeployment(event, sql));
+  return rollBackDeployment(event.deploymentId, sql, appFiles, deployment.names.appFilesFolder);
+}
+
+export const handler = middy<DeployFailureInput, RolledBack>().use(trackStep('RollBack')).handler(rollBack);

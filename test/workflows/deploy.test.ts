@@ -1,0 +1,228 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import pg from 'pg';
+import { APP_DEFINITION_CHANGED } from '../../lambdas/deploy/app-definition-changed.js';
+import { tenantResourceNames } from '../../lambdas/domain/naming.js';
+import type { TenantId } from '../../lambdas/domain/tenant-id.js';
+import { api, getThroughFrontDoor, startTestControlPlane, type TestControlPlane } from '../support/control-plane.js';
+import { send } from '../support/http.js';
+import { pollUntil } from '../support/poll.js';
+import { TEST_DATABASE_URL } from '../support/services.js';
+
+type Body = Record<string, unknown>;
+
+const bookshop = JSON.parse(readFileSync(new URL('../../lambdas/app-definition/examples/bookshop.json', import.meta.url), 'utf8')) as {
+  name: string;
+  entities: { name: string; fields: Record<string, unknown>[] }[];
+};
+
+const ISBN = { name: 'isbn', type: 'string' };
+
+/** Bookshop with `book` reduced to its `keep` fields (default all), then `extra` fields added. */
+function bookshopWith({ extra = [], keep }: { extra?: Record<string, unknown>[]; keep?: string[] } = {}) {
+  return {
+    ...bookshop,
+    entities: bookshop.entities.map((entity) =>
+      entity.name === 'book'
+        ? { ...entity, fields: [...entity.fields.filter((f) => !keep || keep.includes(String(f.name))), ...extra] }
+        : entity,
+    ),
+  };
+}
+
+describe('the deploy state machine, run by the local engine with the production handlers', () => {
+  let cp: TestControlPlane;
+  const tenant = 'shop';
+  const host = () => `${tenant}.localhost:${cp.edgePort}`;
+
+  async function operationEnded(operationId: unknown): Promise<Body> {
+    return pollUntil(
+      async () => {
+        const { body } = await api(cp.apiUrl, 'GET', `/operations/${String(operationId)}`);
+        return body.status === 'RUNNING' ? undefined : body;
+      },
+      { timeoutMs: 60_000, what: `operation ${String(operationId)} to end` },
+    );
+  }
+
+  /** POSTs a deployment and waits for it: the deployment as the API shows it at the end, and its operation. */
+  async function deploy(body: Body): Promise<{ deployment: Body; operation: Body }> {
+    const started = await api(cp.apiUrl, 'POST', `/tenants/${tenant}/deployments`, body);
+    expect(started.status).toBe(202);
+    const operation = await operationEnded(started.body.operationId);
+    const { body: deployment } = await api(cp.apiUrl, 'GET', `/tenants/${tenant}/deployments/${String(started.body.deploymentId)}`);
+    return { deployment, operation };
+  }
+
+  async function servedVersion(): Promise<{ release: string; app: string }> {
+    const reply = await getThroughFrontDoor(cp.edgePort, host(), '/version');
+    expect(reply.status).toBe(200);
+    return JSON.parse(reply.body) as { release: string; app: string };
+  }
+
+  /**
+   * The release the front door serves once `release` is. Right after a swap, a request on a
+   * connection the old process still holds is answered by it (that is the drain), so poll.
+   */
+  async function serves(release: unknown): Promise<{ release: string; app: string }> {
+    return pollUntil(async () => {
+      const version = await servedVersion();
+      return version.release === release ? version : undefined;
+    }, { timeoutMs: 10_000, what: `release ${String(release)} to serve` });
+  }
+
+  const statesOf = (operation: Body) => (operation.states as { state: string; status: string }[]).map((s) => `${s.state}:${s.status}`);
+
+  beforeAll(async () => {
+    cp = await startTestControlPlane({ reloaderPollMs: 100, releaseHealthTimeoutMs: 3_000, healthWaitSeconds: 30 });
+    const created = await api(cp.apiUrl, 'POST', '/tenants', { tenantId: tenant, displayName: 'Shop' });
+    expect((await operationEnded(created.body.operationId)).status).toBe('SUCCEEDED');
+  }, 60_000);
+
+  afterAll(async () => {
+    await cp?.destroy();
+  });
+
+  it('refuses to drop the starter app\'s table without allowDestructive, naming it', async () => {
+    const refused = await api(cp.apiUrl, 'POST', `/tenants/${tenant}/deployments`, { definition: bookshop });
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ field: 'note', refused: [expect.stringMatching(/^note: .*pass allowDestructive: true/)] });
+  });
+
+  it('deploys a definition: migrated, published, healthy, serving the generated API through the front door', async () => {
+    const before = await servedVersion();
+    const { deployment, operation } = await deploy({ definition: bookshop, allowDestructive: true });
+
+    expect(operation.status).toBe('SUCCEEDED');
+    expect(statesOf(operation)).toEqual([
+      'LoadDefinition:SUCCEEDED',
+      'GenerateCode:SUCCEEDED',
+      'Compile:SUCCEEDED',
+      'PlanMigrations:SUCCEEDED',
+      'Migrate:SUCCEEDED',
+      'Publish:SUCCEEDED',
+      'AwaitHealthy:SUCCEEDED',
+      'MarkDeployed:SUCCEEDED',
+    ]);
+    expect(deployment).toMatchObject({
+      status: 'SUCCEEDED',
+      kind: 'deploy',
+      app: 'Bookshop',
+      previousReleaseId: before.release,
+      rolledBack: false,
+      migrations: expect.arrayContaining(['create table book', 'create table review', 'drop table note']),
+    });
+    expect(await serves(deployment.releaseId)).toEqual({ release: deployment.releaseId, app: 'Bookshop' });
+    expect((await api(cp.apiUrl, 'GET', `/tenants/${tenant}`)).body).toMatchObject({ version: deployment.releaseId, status: 'ACTIVE' });
+
+    const created = await send(cp.edgePort, {
+      method: 'POST',
+      path: '/api/book',
+      headers: { host: host(), 'content-type': 'application/json' },
+      body: JSON.stringify({ title: 'Dune', pages: 412 }),
+    });
+    expect(created.status).toBe(201);
+    const found = await getThroughFrontDoor(cp.edgePort, host(), '/api/book?title=Dune');
+    expect(JSON.parse(found.body)).toMatchObject({ items: [{ title: 'Dune', pages: 412, published: false }], next: null });
+  });
+
+  it('applies an additive change, refuses a destructive one unless allowed, and keeps the rows', async () => {
+    const additive = await deploy({ definition: bookshopWith({ extra: [ISBN] }) });
+    expect(additive.deployment).toMatchObject({ status: 'SUCCEEDED', migrations: [expect.stringContaining('isbn')] });
+
+    const refused = await api(cp.apiUrl, 'POST', `/tenants/${tenant}/deployments`, { definition: bookshopWith({ keep: ['title'], extra: [ISBN] }) });
+    expect(refused.status).toBe(400);
+    expect(refused.body.refused).toEqual(expect.arrayContaining([expect.stringMatching(/book\.pages: .*allowDestructive/)]));
+    expect((await serves(additive.deployment.releaseId)).release).toBe(additive.deployment.releaseId);
+
+    const allowed = await deploy({ definition: bookshopWith({ keep: ['title'], extra: [ISBN] }), allowDestructive: true });
+    expect(allowed.deployment).toMatchObject({ status: 'SUCCEEDED', allowDestructive: true });
+    await serves(allowed.deployment.releaseId);
+    const rows = await getThroughFrontDoor(cp.edgePort, host(), '/api/book?title=Dune');
+    expect(JSON.parse(rows.body).items[0]).toEqual(expect.objectContaining({ title: 'Dune', isbn: null }));
+    expect(JSON.parse(rows.body).items[0]).not.toHaveProperty('pages');
+  });
+
+  it('deploys the same definition again without changing anything', async () => {
+    const current = await servedVersion();
+    const again = await deploy({ definition: bookshopWith({ keep: ['title'], extra: [ISBN] }), allowDestructive: true });
+    expect(again.deployment).toMatchObject({ status: 'SUCCEEDED', releaseId: current.release, previousReleaseId: current.release, migrations: [] });
+    expect(statesOf(again.operation)).toContain('Migrate:SKIPPED');
+  });
+
+  it('rolls back a release that fails its health check: the old one keeps serving, the deployment says why', async () => {
+    const serving = await servedVersion();
+    const names = tenantResourceNames({ environment: cp.environment, cell: 'local' }, tenant as TenantId);
+    const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await admin.connect();
+    try {
+      // The new release's process cannot log in, so it never becomes healthy (the old one keeps its connections).
+      await admin.query(`ALTER ROLE "${names.role}" NOLOGIN`);
+      const { deployment, operation } = await deploy({ definition: bookshopWith({ keep: ['title'], extra: [ISBN, { name: 'blurb', type: 'text' }] }) });
+
+      expect(operation.status).toBe('FAILED');
+      expect(statesOf(operation).slice(-3)).toEqual(['AwaitHealthy:FAILED', 'RollBack:SUCCEEDED', 'MarkDeploymentFailed:SUCCEEDED']);
+      expect(deployment).toMatchObject({ status: 'FAILED', rolledBack: true, previousReleaseId: serving.release });
+      expect(String(deployment.error)).toMatch(/did not become healthy/);
+      expect(String(deployment.error)).toContain(`rolled back to ${serving.release}`);
+    } finally {
+      await admin.query(`ALTER ROLE "${names.role}" LOGIN`);
+      await admin.end();
+    }
+    expect(await servedVersion()).toEqual(serving);
+  });
+
+  it('rolls a deployment back on request, through the same machine, without migrations', async () => {
+    const { body: list } = await api(cp.apiUrl, 'GET', `/tenants/${tenant}/deployments`);
+    const items = list.items as Body[];
+    const bookshopDeploy = items.find((d) => d.status === 'SUCCEEDED' && d.app === 'Bookshop' && d.previousReleaseId !== d.releaseId)!;
+    const target = items.find((d) => d.releaseId === bookshopDeploy.previousReleaseId && d.status === 'SUCCEEDED');
+    expect(target).toBeDefined();
+
+    const started = await api(cp.apiUrl, 'POST', `/tenants/${tenant}/deployments/${String(bookshopDeploy.deploymentId)}/rollback`);
+    expect(started.status).toBe(202);
+    expect(started.body).toMatchObject({ kind: 'rollback', rollbackOf: bookshopDeploy.deploymentId });
+    const operation = await operationEnded(started.body.operationId);
+    expect(operation.status).toBe('SUCCEEDED');
+    expect(statesOf(operation)).not.toContain('PlanMigrations:SUCCEEDED');
+    await serves(bookshopDeploy.previousReleaseId);
+  });
+
+  it('answers bad requests with 400 listing every problem, unknown tenants with 404, a busy tenant with 409', async () => {
+    const bad = await api(cp.apiUrl, 'POST', `/tenants/${tenant}/deployments`, {
+      definition: { name: 'X', entities: [{ name: 'a', fields: [{ name: 'b', type: 'strng' }, { name: 'c', type: 'integer', bogus: 1 }] }] },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.problems).toEqual(
+      expect.arrayContaining([expect.stringContaining('entities[0].fields[0].type'), expect.stringContaining('entities[0].fields[1]')]),
+    );
+    expect((await api(cp.apiUrl, 'POST', `/tenants/${tenant}/deployments`, {})).body).toMatchObject({ field: 'definition' });
+    expect((await api(cp.apiUrl, 'POST', '/tenants/nobody-here/deployments', { definition: bookshop })).status).toBe(404);
+    expect((await api(cp.apiUrl, 'GET', `/tenants/${tenant}/deployments/dep-00000000-0000-0000-0000-000000000000`)).status).toBe(404);
+
+    const first = await api(cp.apiUrl, 'POST', `/tenants/${tenant}/deployments`, { definition: bookshop, allowDestructive: true });
+    const second = await api(cp.apiUrl, 'POST', `/tenants/${tenant}/deployments`, { definition: bookshop, allowDestructive: true });
+    expect(second.status).toBe(409);
+    expect(second.body.operationId).toBe(first.body.operationId);
+    expect((await operationEnded(first.body.operationId)).status).toBe('SUCCEEDED');
+  });
+
+  it('deploys on an "App Definition Changed" event, with no person in the loop', async () => {
+    const definition = bookshopWith({ extra: [{ name: 'subtitle', type: 'string' }] });
+    await cp.ports.events.publish({
+      source: APP_DEFINITION_CHANGED.source,
+      detailType: APP_DEFINITION_CHANGED.detailType,
+      detail: { tenantId: tenant, definition, changedBy: 'git:main', eventId: 'evt-1' },
+    });
+    const deployment = await pollUntil(
+      async () => {
+        const { body } = await api(cp.apiUrl, 'GET', `/tenants/${tenant}/deployments`);
+        const found = (body.items as Body[]).find((d) => d.requestedBy === 'git:main');
+        return found && found.status !== 'RUNNING' ? found : undefined;
+      },
+      { timeoutMs: 60_000, what: 'the event to be deployed' },
+    );
+    expect(deployment).toMatchObject({ status: 'SUCCEEDED', migrations: [expect.stringContaining('subtitle')] });
+    await serves(deployment.releaseId);
+  });
+});
