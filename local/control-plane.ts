@@ -144,6 +144,7 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
       edge,
       workflows,
       events,
+      notices: cacheUsers,
     };
     configurePorts(ports);
     await preloadFunctionHandlers();

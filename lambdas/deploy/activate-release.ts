@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { PermanentError } from '../domain/errors.js';
 import type { AppFilesPort } from '../ports/app-files.js';
+import type { NoticesPort } from '../ports/notices.js';
 import type { SqlPort } from '../ports/sql.js';
 import { DeploymentRegistry } from '../registry/deployment-registry.js';
 import type { AwaitHealthyInput, PublishedRelease, PublishInput } from './deploy-input.js';
@@ -20,8 +21,22 @@ const releaseStatusSchema = z.object({
 });
 export type ReleaseStatus = z.infer<typeof releaseStatusSchema>;
 
-/** Publish: the staged release becomes current in one atomic write; the previous one is recorded for rollback. */
-export async function publishRelease(input: PublishInput, sql: SqlPort, appFiles: AppFilesPort): Promise<PublishedRelease> {
+/** The channel the tenant's runtime listens on for "read current now" (within its ACL's `t:<tenant>:*`). */
+export function deployNoticeChannel(channelPattern: string): string {
+  return `${channelPattern.replace(/\*$/, '')}deploy`;
+}
+
+/**
+ * Publish: the staged release becomes current in one atomic write; the previous one is recorded
+ * for rollback. Then a notice on the tenant's cache channel wakes its runtime before its next poll
+ * (best effort: a failed notice is reported in the answer, never fails the step).
+ */
+export async function publishRelease(
+  input: PublishInput,
+  sql: SqlPort,
+  appFiles: AppFilesPort,
+  notices?: NoticesPort,
+): Promise<PublishedRelease & { notice?: string }> {
   const folder = input.deployment.names.appFilesFolder;
   const deployments = new DeploymentRegistry(sql);
   const { releaseId } = input.compiled;
@@ -32,7 +47,14 @@ export async function publishRelease(input: PublishInput, sql: SqlPort, appFiles
   await deployments.recordRelease(input.deployment.deploymentId, { releaseId, previousReleaseId });
   const activatedAt = new Date().toISOString();
   if (current !== releaseId) await activateRelease(appFiles, folder, releaseId);
-  return { releaseId, previousReleaseId, unchanged: previousReleaseId === releaseId, activatedAt };
+  const published = { releaseId, previousReleaseId, unchanged: previousReleaseId === releaseId, activatedAt };
+  if (!notices || published.unchanged) return published;
+  const channel = deployNoticeChannel(input.deployment.names.cacheChannelPattern);
+  const notice = await notices.notify(channel, releaseId).then(
+    (receivers) => `${channel}: ${receivers} runtime(s) notified`,
+    (error: unknown) => `${channel}: not sent (${error instanceof Error ? error.message : String(error)}); the runtime's poll will find the release`,
+  );
+  return { ...published, notice };
 }
 
 export async function readReleaseStatus(appFiles: AppFilesPort, folder: string): Promise<ReleaseStatus | undefined> {

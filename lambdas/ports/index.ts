@@ -3,6 +3,7 @@ import type { CacheUsersPort } from './cache-users.js';
 import type { ComputePort } from './compute.js';
 import type { EdgePort } from './edge.js';
 import type { EventsPort } from './events.js';
+import type { NoticesPort } from './notices.js';
 import type { SecretsPort } from './secrets.js';
 import type { SqlPort } from './sql.js';
 import type { WorkflowsPort } from './workflows.js';
@@ -29,6 +30,7 @@ export interface Ports {
   readonly edge: EdgePort;
   readonly workflows: WorkflowsPort;
   readonly events: EventsPort;
+  readonly notices: NoticesPort;
 }
 
 let configured: Ports | undefined;
@@ -50,4 +52,4 @@ export function ports(): Ports {
   return configured;
 }
 
-export type { AppFilesPort, CacheUsersPort, ComputePort, EdgePort, EventsPort, SecretsPort, SqlPort, WorkflowsPort };
+export type { AppFilesPort, CacheUsersPort, ComputePort, EdgePort, EventsPort, NoticesPort, SecretsPort, SqlPort, WorkflowsPort };

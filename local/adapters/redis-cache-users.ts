@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { TransientError, ValidationError, errorMessage } from '../../lambdas/domain/errors.js';
 import type { CacheAvailability, CacheUserSpec, CacheUsersPort } from '../../lambdas/ports/cache-users.js';
+import type { NoticesPort } from '../../lambdas/ports/notices.js';
 
 export interface RedisCacheUsersOptions {
   /** The Redis that holds the users, with a user allowed to run `ACL`. @default redis://127.0.0.1:6379 */
@@ -78,7 +79,7 @@ function check(field: string, value: string, pattern: RegExp, expected: string):
 }
 
 /** Cache users as Redis ACL users, on a real Redis (local stand-in for ElastiCache RBAC). */
-export class RedisCacheUsers implements CacheUsersPort {
+export class RedisCacheUsers implements CacheUsersPort, NoticesPort {
   private readonly url: string;
   private readonly urlGiven: boolean;
   private readonly connectTimeoutMs: number;
@@ -130,6 +131,12 @@ export class RedisCacheUsers implements CacheUsersPort {
     checkUserName(userName);
     const user = await this.run((client) => client.call('ACL', 'GETUSER', userName));
     return user !== null;
+  }
+
+  /** Notices go over the same Redis, as the server's admin: PUBLISH reaches the tenant's subscribed runtime. */
+  async notify(channel: string, message: string): Promise<number> {
+    if (!/^t:[a-z0-9][a-z0-9-]{0,63}:[a-z]{1,32}$/.test(channel)) throw new ValidationError('channel', `must be a tenant channel like t:<tenant>:deploy, got ${JSON.stringify(channel)}`);
+    return this.run((client) => client.publish(channel, message));
   }
 
   /** Closes the connection, if there is one. The adapter reconnects if used again. */

@@ -122,13 +122,9 @@ export function subscribeToCacheNotices(options: CacheNoticesOptions): CacheNoti
     const again = everSubscribed;
     everSubscribed = true;
     troubled = false;
-    if (!again) {
-      log(`woken by deploy notices on ${where}`);
-    } else {
-      log(`deploy notices on ${where} are back`);
-      // A notice may have been published while the subscription was away.
-      wake();
-    }
+    log(again ? `deploy notices on ${where} are back` : `woken by deploy notices on ${where}`);
+    // A notice may have been published before the subscription was in place (or while it was away).
+    wake();
   }
 
   let closing: Promise<void> | undefined;

@@ -79,6 +79,21 @@ describe('RedisCacheUsers', () => {
     }
   });
 
+  it("delivers a deploy notice to the tenant's subscriber, on its own channel only", async () => {
+    const subscriber = await connectAs(specA);
+    const received: string[] = [];
+    subscriber.on('message', (channel: string, message: string) => received.push(`${channel} ${message}`));
+    await subscriber.subscribe(`t:${a}:deploy`);
+    try {
+      expect(await cacheUsers.notify(`t:${a}:deploy`, 'release-1')).toBe(1);
+      await expect(cacheUsers.notify('anything:goes', 'x')).rejects.toThrow(/must be a tenant channel/);
+      await pollUntil(() => (received.length > 0 ? true : undefined), { what: 'the notice' });
+      expect(received).toEqual([`t:${a}:deploy release-1`]);
+    } finally {
+      subscriber.disconnect();
+    }
+  });
+
   it('reports the Redis it reaches and where tenants find it', async () => {
     const availability = await cacheUsers.availability();
 

@@ -226,3 +226,33 @@ describe('the deploy state machine, run by the local engine with the production 
     await serves(deployment.releaseId);
   });
 });
+
+describe('deploy notices: the runtime is woken on its cache channel, not only by polling', () => {
+  let cp: TestControlPlane;
+
+  beforeAll(async () => {
+    // Each runtime reads `current` every 10 minutes: within this test only a notice can reveal a release.
+    cp = await startTestControlPlane({ reloaderPollMs: 600_000, healthWaitSeconds: 30 });
+  });
+
+  afterAll(async () => {
+    await cp?.destroy();
+  });
+
+  it('swaps a release within seconds although the runtime would not poll for minutes', async () => {
+    expect(cp.cache).toMatchObject({ available: true });
+    const created = await api(cp.apiUrl, 'POST', '/tenants', { tenantId: 'nudged' });
+    const provisioned = await pollUntil(
+      async () => {
+        const { body } = await api(cp.apiUrl, 'GET', `/operations/${String(created.body.operationId)}`);
+        return body.status === 'RUNNING' ? undefined : body;
+      },
+      { timeoutMs: 60_000, what: 'the provision to end' },
+    );
+    expect(provisioned.status).toBe('SUCCEEDED');
+    const publish = (provisioned.states as { state: string; status: string }[]).find((s) => s.state === 'Publish');
+    expect(publish?.status).toBe('SUCCEEDED');
+    const version = await getThroughFrontDoor(cp.edgePort, `nudged.localhost:${cp.edgePort}`, '/version');
+    expect(JSON.parse(version.body)).toMatchObject({ app: 'nudged' });
+  });
+});
