@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { api, getThroughFrontDoor } from '../support/control-plane.js';
+import { send } from '../support/http.js';
 import { pollUntil } from '../support/poll.js';
 import { TEST_REDIS_URL, uniqueEnvironment } from '../support/services.js';
 
@@ -104,6 +105,36 @@ describe('npm start, end to end', () => {
     const { code, output: listed } = await run(process.execPath, ['bin/hostplane.js', 'tenants', 'list'], env);
     expect(code).toBe(0);
     expect(listed).toMatch(/shop\s+ACTIVE\s+pooled\s+http:\/\/shop\.localhost:\d+\//);
+  });
+
+  it('deploys an app definition with the CLI: the tenant serves its generated API through the front door', async () => {
+    const before = JSON.parse((await getThroughFrontDoor(edgePort, `shop.localhost:${edgePort}`, '/version')).body) as { release: string };
+    const { code, output: deployed } = await run(
+      process.execPath,
+      ['bin/hostplane.js', 'deploy', 'shop', 'lambdas/app-definition/examples/bookshop.json', '--allow-destructive'],
+      env,
+    );
+    expect(deployed).toMatch(/✓ AwaitHealthy/);
+    expect(code).toBe(0);
+    const release = /now serves release ([0-9a-f]{12})/.exec(deployed)?.[1];
+    expect(release).toBeDefined();
+
+    const version = await pollUntil(
+      async () => {
+        const served = JSON.parse((await getThroughFrontDoor(edgePort, `shop.localhost:${edgePort}`, '/version')).body) as { release: string; app: string };
+        return served.release.startsWith(release!) ? served : undefined;
+      },
+      { timeoutMs: 10_000, what: 'the new release to serve' },
+    );
+    expect(version.app).toBe('Bookshop');
+    expect(version.release).not.toBe(before.release);
+    const created = await send(edgePort, {
+      method: 'POST',
+      path: '/api/book',
+      headers: { host: `shop.localhost:${edgePort}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ title: 'Dune' }),
+    });
+    expect(created.status).toBe(201);
   });
 
   it('gives the tenant a login the embedded database checks the password of', async () => {
