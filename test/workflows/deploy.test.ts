@@ -124,6 +124,12 @@ describe('the deploy state machine, run by the local engine with the production 
     expect(created.status).toBe(201);
     const found = await getThroughFrontDoor(cp.edgePort, host(), '/api/book?title=Dune');
     expect(JSON.parse(found.body)).toMatchObject({ items: [{ title: 'Dune', pages: 412, published: false }], next: null });
+
+    // Reads by id are cached in the tenant's own key prefix, through its own cache user (from its secret).
+    const id = (JSON.parse(created.body) as { id: number }).id;
+    const first = await send(cp.edgePort, { path: `/api/book/${id}`, headers: { host: host() } });
+    const second = await send(cp.edgePort, { path: `/api/book/${id}`, headers: { host: host() } });
+    expect([first.headers['x-cache'], second.headers['x-cache']]).toEqual(['miss', 'hit']);
   });
 
   it('applies an additive change, refuses a destructive one unless allowed, and keeps the rows', async () => {
