@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -21,10 +20,10 @@ import { PgSql } from './adapters/pg-sql.js';
 import { ProcessCompute } from './adapters/process-compute.js';
 import { RedisCacheUsers } from './adapters/redis-cache-users.js';
 import { startApiServer } from './api-server.js';
+import { routeEventsToFunction } from './event-rules.js';
 import { redactUrl, startEmbeddedDatabase, type EmbeddedDatabase } from './embedded-database.js';
-import { loadFunctionHandler, preloadFunctionHandlers } from './function-handlers.js';
+import { preloadFunctionHandlers } from './function-handlers.js';
 import { startFrontDoor } from './front-door.js';
-import { invokeLikeLambda } from './lambda-invoker.js';
 import { isProcessAlive } from './process-helpers.js';
 import './promise-with-resolvers.js';
 
@@ -149,41 +148,17 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
     configurePorts(ports);
     await preloadFunctionHandlers();
 
-    // As an EventBridge rule would: ended executions go to the ExecutionStatusChanged Lambda.
-    events.subscribe('aws.states', 'Step Functions Execution Status Change', async (event) => {
-      const handler = await loadFunctionHandler('ExecutionStatusChanged');
-      await invokeLikeLambda(handler, 'ExecutionStatusChanged', {
-        version: '0',
-        id: event.detail.name,
-        source: event.source,
-        'detail-type': event.detailType,
-        account: '000000000000',
-        region: 'local',
-        time: new Date().toISOString(),
-        resources: [],
-        detail: event.detail,
-      });
+    // As EventBridge rules would: ended executions close their operations; a changed app definition is deployed.
+    routeEventsToFunction(events, 'aws.states', 'Step Functions Execution Status Change', 'ExecutionStatusChanged', {
+      idOf: (event) => String(event.detail.name),
     });
-
-    // As the EventBridge rule on "App Definition Changed" would: the change is deployed.
-    events.subscribe(APP_DEFINITION_CHANGED.source, APP_DEFINITION_CHANGED.detailType, async (event) => {
-      const handler = await loadFunctionHandler('AppDefinitionChanged');
-      const answer = (await invokeLikeLambda(handler, 'AppDefinitionChanged', {
-        version: '0',
-        id: typeof event.detail.eventId === 'string' ? event.detail.eventId : randomUUID(),
-        source: event.source,
-        'detail-type': event.detailType,
-        account: '000000000000',
-        region: 'local',
-        time: new Date().toISOString(),
-        resources: [],
-        detail: event.detail,
-      })) as { started?: boolean; reason?: string; deploymentId?: string };
-      log(
-        answer.started
-          ? `app definition changed for ${String(event.detail.tenantId)}: deploying (${answer.deploymentId})`
-          : `app definition changed for ${String(event.detail.tenantId)}: not deployed (${answer.reason ?? 'already requested'})`,
-      );
+    routeEventsToFunction(events, APP_DEFINITION_CHANGED.source, APP_DEFINITION_CHANGED.detailType, 'AppDefinitionChanged', {
+      idOf: (event) => (typeof event.detail.eventId === 'string' ? event.detail.eventId : undefined),
+      onAnswer: (answer, event) => {
+        const { started, reason, deploymentId } = (answer ?? {}) as { started?: boolean; reason?: string; deploymentId?: string };
+        const tenant = String(event.detail.tenantId);
+        log(started ? `app definition changed for ${tenant}: deploying (${deploymentId})` : `app definition changed for ${tenant}: not deployed (${reason ?? 'already requested'})`);
+      },
     });
 
     const frontDoor = await startFrontDoor({ edge, port: edgePort }).catch(portTaken(edgePort, 'front door', '--edge-port'));
