@@ -233,6 +233,7 @@ async function recoverTenants(ports: Ports, compute: ProcessCompute, edge: Local
       await closeEndedExecution(
         { name: running.operationId, status: 'ABORTED', error: 'the control plane stopped while it ran' },
         ports.sql,
+        ports.appFiles,
       );
       log(`closed operation ${running.operationId} of ${tenant.tenantId}: the control plane stopped while it ran`);
     }

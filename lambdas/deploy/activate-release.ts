@@ -72,6 +72,11 @@ export interface HealthWait {
   /** How long the runtime has to report the release. */
   readonly timeoutMs: number;
   readonly intervalMs?: number;
+  /**
+   * Asked about once a second: false stops the wait (the deployment was closed meanwhile, as when
+   * its execution was aborted), so a wait nobody reads does not run to its deadline.
+   */
+  readonly stillWanted?: () => Promise<boolean>;
 }
 
 /**
@@ -82,13 +87,14 @@ export interface HealthWait {
 export async function awaitReleaseHealthy(
   input: AwaitHealthyInput,
   appFiles: AppFilesPort,
-  { timeoutMs, intervalMs = 50 }: HealthWait,
+  { timeoutMs, intervalMs = 50, stillWanted }: HealthWait,
 ): Promise<{ releaseId: string; pid: number | null; waitedMs: number }> {
   const { releaseId, activatedAt, unchanged } = input.published;
   const folder = input.deployment.names.appFilesFolder;
   const started = Date.now();
   const deadline = started + timeoutMs;
   let last: ReleaseStatus | undefined;
+  let lastAsked = started;
   for (;;) {
     last = await readReleaseStatus(appFiles, folder);
     const current = last?.releaseId === releaseId && (unchanged || Date.parse(last.time) >= Date.parse(activatedAt));
@@ -97,7 +103,12 @@ export async function awaitReleaseHealthy(
       throw new PermanentError(`release ${releaseId} did not become healthy: ${last.reason ?? 'the runtime gave no reason'}`);
     }
     if (Date.now() >= deadline) break;
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    if (stillWanted && Date.now() - lastAsked >= 1_000) {
+      lastAsked = Date.now();
+      if (!(await stillWanted())) throw new PermanentError(`stopped waiting for release ${releaseId}: the deployment has ended`);
+    }
+    // Unref'd: a wait whose execution was aborted must not hold its process open.
+    await new Promise((resolve) => setTimeout(resolve, intervalMs).unref());
   }
   const seen = last ? `the runtime last reported ${last.releaseId} ${last.state} at ${last.time}` : 'the runtime has reported nothing';
   throw new PermanentError(`release ${releaseId} was not reported healthy within ${Math.round(timeoutMs / 1000)} s (${seen})`);

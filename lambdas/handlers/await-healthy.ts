@@ -3,6 +3,7 @@ import { awaitReleaseHealthy } from '../deploy/activate-release.js';
 import type { AwaitHealthyInput } from '../deploy/deploy-input.js';
 import { trackStep } from '../middleware/track-step.js';
 import { ports } from '../ports/index.js';
+import { DeploymentRegistry } from '../registry/deployment-registry.js';
 
 type Healthy = Awaited<ReturnType<typeof awaitReleaseHealthy>>;
 
@@ -10,8 +11,11 @@ type Healthy = Awaited<ReturnType<typeof awaitReleaseHealthy>>;
 export const DEFAULT_HEALTH_WAIT_SECONDS = 90;
 
 export function awaitHealthy(event: AwaitHealthyInput): Promise<Healthy> {
-  const { appFiles, config } = ports();
-  return awaitReleaseHealthy(event, appFiles, { timeoutMs: (config.healthWaitSeconds ?? DEFAULT_HEALTH_WAIT_SECONDS) * 1000 });
+  const { appFiles, config, sql } = ports();
+  return awaitReleaseHealthy(event, appFiles, {
+    timeoutMs: (config.healthWaitSeconds ?? DEFAULT_HEALTH_WAIT_SECONDS) * 1000,
+    stillWanted: async () => (await new DeploymentRegistry(sql).get(event.deployment.deploymentId))?.status === 'RUNNING',
+  });
 }
 
 export const handler = middy<AwaitHealthyInput, Healthy>().use(trackStep('AwaitHealthy')).handler(awaitHealthy);

@@ -5,8 +5,11 @@ import { closeEndedExecution, type ExecutionStatusDetail } from '../provision/cl
 
 type ExecutionStatusEvent = EventBridgeEvent<'Step Functions Execution Status Change', ExecutionStatusDetail>;
 
-export function executionStatusChanged(event: ExecutionStatusEvent): Promise<{ closed: boolean }> {
-  return closeEndedExecution(event.detail, ports().sql);
+type Closed = Awaited<ReturnType<typeof closeEndedExecution>>;
+
+export function executionStatusChanged(event: ExecutionStatusEvent): Promise<Closed> {
+  const { sql, appFiles } = ports();
+  return closeEndedExecution(event.detail, sql, appFiles);
 }
 
-export const handler = middy<ExecutionStatusEvent, { closed: boolean }>().handler(executionStatusChanged);
+export const handler = middy<ExecutionStatusEvent, Closed>().handler(executionStatusChanged);

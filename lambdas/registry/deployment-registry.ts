@@ -122,6 +122,14 @@ export class DeploymentRegistry {
     });
   }
 
+  /** Notes that a deployment that ended abnormally had its release flipped back to `to`. */
+  async recordRolledBack(deploymentId: string, to: string): Promise<void> {
+    await this.sql.query(
+      `UPDATE deployments SET rolled_back = true, error = concat_ws('; ', error, CAST(:note AS text)) WHERE deployment_id = :deploymentId`,
+      { deploymentId, note: `rolled back to ${to}` },
+    );
+  }
+
   /** Ends a running deployment; says whether it was still running (a second call changes nothing). */
   async finish(
     deploymentId: string,

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { api, getThroughFrontDoor, startTestControlPlane, type TestControlPlane } from '../support/control-plane.js';
+import { api, getThroughFrontDoor, startTestControlPlane, waitForRelease, type TestControlPlane } from '../support/control-plane.js';
 import { pollUntil } from '../support/poll.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -45,10 +45,7 @@ describe('the generated front end, in Chromium, through the front door', () => {
     );
     expect(ended.status).toBe('SUCCEEDED');
     const release = String(ended.releaseId);
-    await pollUntil(async () => {
-      const reply = await getThroughFrontDoor(cp.edgePort, `${tenant}.localhost:${cp.edgePort}`, '/version');
-      return (JSON.parse(reply.body) as { release: string }).release === release ? true : undefined;
-    }, { what: `release ${release} to serve` });
+    await waitForRelease(cp.edgePort, `${tenant}.localhost:${cp.edgePort}`, release);
     return release;
   }
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { api, getThroughFrontDoor } from '../support/control-plane.js';
+import { api, getThroughFrontDoor, waitForRelease } from '../support/control-plane.js';
 import { send } from '../support/http.js';
 import { pollUntil } from '../support/poll.js';
 import { TEST_REDIS_URL, uniqueEnvironment } from '../support/services.js';
@@ -119,13 +119,9 @@ describe('npm start, end to end', () => {
     const release = /now serves release ([0-9a-f]{12})/.exec(deployed)?.[1];
     expect(release).toBeDefined();
 
-    const version = await pollUntil(
-      async () => {
-        const served = JSON.parse((await getThroughFrontDoor(edgePort, `shop.localhost:${edgePort}`, '/version')).body) as { release: string; app: string };
-        return served.release.startsWith(release!) ? served : undefined;
-      },
-      { timeoutMs: 10_000, what: 'the new release to serve' },
-    );
+    const { body: shop } = await api(apiUrl, 'GET', '/tenants/shop');
+    expect(String(shop.version)).toMatch(new RegExp(`^${release}`));
+    const version = await waitForRelease(edgePort, `shop.localhost:${edgePort}`, shop.version);
     expect(version.app).toBe('Bookshop');
     expect(version.release).not.toBe(before.release);
     const created = await send(edgePort, {

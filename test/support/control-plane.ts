@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { startLocalControlPlane, type LocalControlPlane, type LocalControlPlaneOptions } from '../../local/control-plane.js';
 import { dropTestDatabases } from './databases.js';
 import { send } from './http.js';
+import { pollUntil } from './poll.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueEnvironment } from './services.js';
 
 export interface TestControlPlane extends LocalControlPlane {
@@ -67,4 +68,27 @@ export async function api(baseUrl: string, method: string, path: string, body?: 
 export async function getThroughFrontDoor(port: number, host: string, path = '/'): Promise<{ status: number; body: string }> {
   const { status, body } = await send(port, { path, headers: { host } });
   return { status, body };
+}
+
+/**
+ * Waits until the front door serves `release` for `host` on `consecutive` requests in a row.
+ * Right after a swap, a connection the front door still holds to the old process gets one more
+ * answer from it (with `Connection: close`: that is the drain), so one new answer is not enough.
+ */
+export async function waitForRelease(
+  edgePort: number,
+  host: string,
+  release: unknown,
+  { consecutive = 3, timeoutMs = 15_000 }: { consecutive?: number; timeoutMs?: number } = {},
+): Promise<{ release: string; app: string }> {
+  let inARow = 0;
+  return pollUntil(
+    async () => {
+      const reply = await getThroughFrontDoor(edgePort, host, '/version');
+      const version = JSON.parse(reply.body) as { release: string; app: string };
+      inARow = version.release === release ? inARow + 1 : 0;
+      return inARow >= consecutive ? version : undefined;
+    },
+    { timeoutMs, intervalMs: 20, what: `${host} to serve release ${String(release)} ${consecutive} times in a row` },
+  );
 }

@@ -4,10 +4,10 @@ import pg from 'pg';
 import { APP_DEFINITION_CHANGED } from '../../lambdas/deploy/app-definition-changed.js';
 import { tenantResourceNames } from '../../lambdas/domain/naming.js';
 import type { TenantId } from '../../lambdas/domain/tenant-id.js';
-import { api, getThroughFrontDoor, startTestControlPlane, type TestControlPlane } from '../support/control-plane.js';
+import { api, getThroughFrontDoor, startTestControlPlane, waitForRelease, type TestControlPlane } from '../support/control-plane.js';
 import { send } from '../support/http.js';
 import { pollUntil } from '../support/poll.js';
-import { TEST_DATABASE_URL } from '../support/services.js';
+import { TEST_DATABASE_URL, uniqueEnvironment } from '../support/services.js';
 
 type Body = Record<string, unknown>;
 
@@ -32,7 +32,9 @@ function bookshopWith({ extra = [], keep }: { extra?: Record<string, unknown>[];
 
 describe('the deploy state machine, run by the local engine with the production handlers', () => {
   let cp: TestControlPlane;
-  const tenant = 'shop';
+  // Cache keys are `t:<tenant>:*` per cell, and every test run shares the machine's Redis: a tenant id
+  // of this run's own keeps an earlier run's cached rows (30 s) out of this one.
+  const tenant = `shop-${uniqueEnvironment('r')}`;
   const host = () => `${tenant}.localhost:${cp.edgePort}`;
 
   async function operationEnded(operationId: unknown): Promise<Body> {
@@ -60,16 +62,7 @@ describe('the deploy state machine, run by the local engine with the production 
     return JSON.parse(reply.body) as { release: string; app: string };
   }
 
-  /**
-   * The release the front door serves once `release` is. Right after a swap, a request on a
-   * connection the old process still holds is answered by it (that is the drain), so poll.
-   */
-  async function serves(release: unknown): Promise<{ release: string; app: string }> {
-    return pollUntil(async () => {
-      const version = await servedVersion();
-      return version.release === release ? version : undefined;
-    }, { timeoutMs: 10_000, what: `release ${String(release)} to serve` });
-  }
+  const serves = (release: unknown) => waitForRelease(cp.edgePort, host(), release);
 
   const statesOf = (operation: Body) => (operation.states as { state: string; status: string }[]).map((s) => `${s.state}:${s.status}`);
 
@@ -230,6 +223,39 @@ describe('the deploy state machine, run by the local engine with the production 
     );
     expect(deployment).toMatchObject({ status: 'SUCCEEDED', migrations: [expect.stringContaining('subtitle')] });
     await serves(deployment.releaseId);
+  });
+  it('flips back the release of a deploy whose execution is cut off after Publish (aborted, timed out)', async () => {
+    const serving = await servedVersion();
+    const names = tenantResourceNames({ environment: cp.environment, cell: 'local' }, tenant as TenantId);
+    const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await admin.connect();
+    try {
+      // The new release never becomes healthy, so the execution waits in AwaitHealthy: abort it there.
+      await admin.query(`ALTER ROLE "${names.role}" NOLOGIN`);
+      const started = await api(cp.apiUrl, 'POST', `/tenants/${tenant}/deployments`, {
+        definition: bookshopWith({ extra: [{ name: 'subtitle', type: 'string' }, { name: 'cut', type: 'text' }] }),
+      });
+      expect(started.status).toBe(202);
+      await pollUntil(
+        async () => ((await api(cp.apiUrl, 'GET', `/operations/${String(started.body.operationId)}`)).body.currentState === 'AwaitHealthy' ? true : undefined),
+        { what: 'the deploy to wait in AwaitHealthy' },
+      );
+      await cp.workflows.drain({ abort: true });
+
+      const deployment = await pollUntil(
+        async () => {
+          const { body } = await api(cp.apiUrl, 'GET', `/tenants/${tenant}/deployments/${String(started.body.deploymentId)}`);
+          return body.status === 'FAILED' && body.rolledBack === true ? body : undefined;
+        },
+        { what: 'the cut-off deployment to be closed and rolled back' },
+      );
+      expect(String(deployment.error)).toMatch(/execution aborted.*rolled back to /);
+      expect((await api(cp.apiUrl, 'GET', `/operations/${String(started.body.operationId)}`)).body.status).toBe('FAILED');
+    } finally {
+      await admin.query(`ALTER ROLE "${names.role}" LOGIN`);
+      await admin.end();
+    }
+    await serves(serving.release);
   });
 });
 
