@@ -12,23 +12,25 @@
  * (processes, databases, roles, cache users, files) is removed at the end, on failure and on
  * Ctrl-C too.
  */
-import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { request } from 'node:http';
-import { arch, cpus, platform, release, tmpdir, totalmem } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
-import pg from 'pg';
-import { startLocalControlPlane, type LocalControlPlane } from '../local/control-plane.js';
+import type { LocalControlPlane } from '../local/control-plane.js';
+import { printBenchJson } from './support/bench-json.js';
+import { Cleanup, tempFolder } from './support/cleanup.js';
+import { api, describeFailure, frontDoorGet, pollOperation, stateTimings, timesByState, type StateTiming } from './support/control-plane-api.js';
+import { CELL, DEFAULT_REDIS_URL, redisLabel, startBenchControlPlane, uniqueEnvironment } from './support/control-plane.js';
+import { errorText, fmt, table } from './support/format.js';
+import { handleStopSignals, runMain, runThenCleanUp } from './support/lifecycle.js';
+import { databaseUrlOption, parseFlags, parseIntegerOption, readCommandLine, redisUrlFromEnvironment, UsageError } from './support/options.js';
+import { childrenByPid, kibToMib, processTree, treeMemory } from './support/proc-memory.js';
+import { max, mean, median, percentile, round } from './support/stats.js';
+import { now, sleep } from './support/time.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
 
 const DEFAULT_TENANTS = 20;
 const MAX_TENANTS_PER_PHASE = 100;
-const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
-const CELL = 'local';
 
 interface BenchOptions {
   readonly sequential: number;
@@ -61,55 +63,23 @@ Environment: DATABASE_URL (as --database-url), REDIS_URL (default ${DEFAULT_REDI
 Ends with a table and one line "BENCH_JSON {...}". Exit code 0 when every tenant was
 provisioned, 1 when any failed, 2 on bad arguments, 130 on Ctrl-C.`;
 
-class UsageError extends Error {}
-
-function parseIntegerOption(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
-  if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw.trim())) throw new UsageError(`--${name} must be a whole number, got "${raw}"`);
-  const value = Number(raw.trim());
-  if (value < min || value > max) throw new UsageError(`--${name} must be between ${min} and ${max}, got ${value}`);
-  return value;
-}
-
 function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      options: {
-        tenants: { type: 'string' },
-        sequential: { type: 'string' },
-        concurrent: { type: 'string' },
-        'idle-seconds': { type: 'string' },
-        'timeout-seconds': { type: 'string' },
-        'poll-ms': { type: 'string' },
-        'database-url': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
-  const { values } = parsed;
+  const values = parseFlags(argv, {
+    tenants: { type: 'string' },
+    sequential: { type: 'string' },
+    concurrent: { type: 'string' },
+    'idle-seconds': { type: 'string' },
+    'timeout-seconds': { type: 'string' },
+    'poll-ms': { type: 'string' },
+    'database-url': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) return 'help';
   const tenants = parseIntegerOption('tenants', values.tenants, DEFAULT_TENANTS, 1, MAX_TENANTS_PER_PHASE);
   const sequential = parseIntegerOption('sequential', values.sequential, tenants, 0, MAX_TENANTS_PER_PHASE);
   const concurrent = parseIntegerOption('concurrent', values.concurrent, tenants, 0, MAX_TENANTS_PER_PHASE);
   if (sequential + concurrent === 0) throw new UsageError('nothing to do: --sequential and --concurrent are both 0');
-  const databaseUrl = values['database-url'] ?? (process.env.DATABASE_URL || undefined);
-  if (databaseUrl !== undefined) {
-    let url: URL;
-    try {
-      url = new URL(databaseUrl);
-    } catch {
-      throw new UsageError('--database-url / DATABASE_URL is not a URL');
-    }
-    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-      throw new UsageError('--database-url / DATABASE_URL must be a postgres:// URL');
-    }
-  }
+  const databaseUrl = databaseUrlOption(values['database-url']);
   return {
     sequential,
     concurrent,
@@ -117,114 +87,12 @@ function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     timeoutSeconds: parseIntegerOption('timeout-seconds', values['timeout-seconds'], 120, 1, 3600),
     pollMs: parseIntegerOption('poll-ms', values['poll-ms'], 50, 5, 5000),
     databaseUrl,
-    redisUrl: process.env.REDIS_URL || undefined,
+    redisUrl: redisUrlFromEnvironment(),
   };
 }
 
 // ---------------------------------------------------------------------------------------------
-// Small helpers
-
-const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
-
-function errorText(error: unknown): string {
-  if (error instanceof Error) {
-    const cause = error.cause instanceof Error ? ` (${error.cause.message})` : '';
-    return `${error.message}${cause}`;
-  }
-  return String(error);
-}
-
-/** Nearest-rank percentile: the smallest observation with at least p% of them at or below it. */
-function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[Math.min(rank, sorted.length) - 1]!;
-}
-
-function mean(values: readonly number[]): number {
-  return values.length === 0 ? Number.NaN : values.reduce((sum, v) => sum + v, 0) / values.length;
-}
-
-/** The middle value; the mean of the two middle values for an even count. */
-function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-const max = (values: readonly number[]): number => (values.length === 0 ? Number.NaN : Math.max(...values));
-
-const round = (value: number, digits = 1): number | null =>
-  Number.isFinite(value) ? Math.round(value * 10 ** digits) / 10 ** digits : null;
-
-const kibToMib = (kib: number): number => kib / 1024;
-
-function fmt(value: number | null | undefined, digits = 0, unit = ''): string {
-  return value === null || value === undefined || !Number.isFinite(value) ? '—' : `${value.toFixed(digits)}${unit}`;
-}
-
-/** A plain-text table, first column left-aligned, the rest right-aligned. */
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
-
-function uniqueEnvironment(): string {
-  // `bench` + 6 base-36 characters: 11 characters, within the 12 an environment may have.
-  const suffix = Math.floor(Math.random() * 36 ** 6).toString(36).padStart(6, '0');
-  return `bench${suffix}`;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Talking to the control plane
-
-interface ApiResponse {
-  readonly status: number;
-  readonly body: Record<string, unknown>;
-}
-
-async function api(baseUrl: string, method: string, path: string, body?: unknown): Promise<ApiResponse> {
-  const response = await fetch(`${baseUrl}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  let parsed: Record<string, unknown> = {};
-  if (text) {
-    try {
-      const value: unknown = JSON.parse(text);
-      parsed = typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : { value };
-    } catch {
-      parsed = { raw: text.slice(0, 500) };
-    }
-  }
-  return { status: response.status, body: parsed };
-}
-
-/** GET `/` through the front door as `<host>`, as a browser on `<tenant>.localhost` would. */
-function getThroughFrontDoor(port: number, host: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false, timeout: 10_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', reject);
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-    });
-    req.on('timeout', () => req.destroy(new Error('front door request timed out')));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-interface StateTiming {
-  readonly state: string;
-  readonly ms: number;
-}
+// Provisioning
 
 interface TenantResult {
   readonly tenantId: string;
@@ -240,32 +108,6 @@ interface TenantResult {
 
 type Phase = 'sequential' | 'concurrent';
 
-function stateTimings(operation: Record<string, unknown>): StateTiming[] {
-  const states = Array.isArray(operation.states) ? (operation.states as unknown[]) : [];
-  const timings: StateTiming[] = [];
-  for (const entry of states) {
-    if (typeof entry !== 'object' || entry === null) continue;
-    const { state, startedAt, endedAt } = entry as Record<string, unknown>;
-    if (typeof state !== 'string' || typeof startedAt !== 'string' || typeof endedAt !== 'string') continue;
-    const ms = Date.parse(endedAt) - Date.parse(startedAt);
-    if (Number.isFinite(ms)) timings.push({ state, ms });
-  }
-  return timings;
-}
-
-/** What went wrong in a failed operation: its error and the failed states' errors. */
-function describeFailure(operation: Record<string, unknown>): string {
-  const parts = [`operation ${String(operation.status)}`];
-  if (operation.error) parts.push(`error: ${JSON.stringify(operation.error)}`);
-  const states = Array.isArray(operation.states) ? (operation.states as unknown[]) : [];
-  for (const entry of states) {
-    if (typeof entry !== 'object' || entry === null) continue;
-    const step = entry as Record<string, unknown>;
-    if (step.status !== 'SUCCEEDED') parts.push(`state ${String(step.state)} ${String(step.status)}: ${JSON.stringify(step.error)}`);
-  }
-  return parts.join('; ');
-}
-
 interface ProvisionContext {
   readonly cp: LocalControlPlane;
   readonly options: BenchOptions;
@@ -276,9 +118,9 @@ interface ProvisionContext {
 async function provisionOne(ctx: ProvisionContext, tenantId: string, phase: Phase): Promise<TenantResult> {
   const { cp, options } = ctx;
   const displayName = `Bench ${tenantId}`;
-  const started = performance.now();
+  const started = now();
   const deadline = started + options.timeoutSeconds * 1000;
-  const elapsed = () => performance.now() - started;
+  const elapsed = () => now() - started;
   const fail = (step: string, error: string, states: readonly StateTiming[] = []): TenantResult => ({
     tenantId,
     phase,
@@ -299,25 +141,13 @@ async function provisionOne(ctx: ProvisionContext, tenantId: string, phase: Phas
     return fail('POST /tenants', errorText(error));
   }
 
-  let operation: Record<string, unknown> | undefined;
-  let lastPollError = '';
-  while (!ctx.stopping()) {
-    try {
-      const polled = await api(cp.apiUrl, 'GET', `/operations/${operationId}`);
-      if (polled.status === 200 && polled.body.status !== 'RUNNING') {
-        operation = polled.body;
-        break;
-      }
-      if (polled.status !== 200) lastPollError = `HTTP ${polled.status} ${JSON.stringify(polled.body)}`;
-    } catch (error) {
-      lastPollError = errorText(error);
-    }
-    if (performance.now() > deadline) {
-      return fail(`GET /operations/${operationId}`, `still RUNNING after ${options.timeoutSeconds} s${lastPollError ? ` (last poll: ${lastPollError})` : ''}`);
-    }
-    await sleep(options.pollMs);
+  const polled = await pollOperation(cp.apiUrl, operationId, { pollMs: options.pollMs, deadline, stopping: ctx.stopping });
+  if (polled.outcome === 'interrupted') return fail('interrupted', 'the benchmark was stopped');
+  if (polled.outcome === 'timed out') {
+    const last = polled.lastError ? ` (last poll: ${polled.lastError})` : '';
+    return fail(`GET /operations/${operationId}`, `still RUNNING after ${options.timeoutSeconds} s${last}`);
   }
-  if (!operation) return fail('interrupted', 'the benchmark was stopped');
+  const { operation } = polled;
   const states = stateTimings(operation);
   if (operation.status !== 'SUCCEEDED') return fail(`operation ${operationId}`, describeFailure(operation), states);
   const operationMs = elapsed();
@@ -326,7 +156,7 @@ async function provisionOne(ctx: ProvisionContext, tenantId: string, phase: Phas
   let lastPage: string;
   while (!ctx.stopping()) {
     try {
-      const page = await getThroughFrontDoor(cp.edgePort, host);
+      const page = await frontDoorGet(cp.edgePort, host, '/');
       if (page.status === 200) {
         if (!page.body.includes(displayName)) return fail('front door', `200 but the page does not name "${displayName}"`, states);
         return { tenantId, phase, ok: true, ms: elapsed(), operationMs, states };
@@ -335,7 +165,7 @@ async function provisionOne(ctx: ProvisionContext, tenantId: string, phase: Phas
     } catch (error) {
       lastPage = errorText(error);
     }
-    if (performance.now() > deadline) {
+    if (now() > deadline) {
       return fail('front door', `no 200 after ${options.timeoutSeconds} s (last: ${lastPage})`, states);
     }
     await sleep(20);
@@ -381,18 +211,18 @@ function summarisePhase(phase: Phase, results: readonly TenantResult[], wallMs: 
 
 async function runSequential(ctx: ProvisionContext, count: number): Promise<{ results: TenantResult[]; wallMs: number }> {
   const results: TenantResult[] = [];
-  const started = performance.now();
+  const started = now();
   for (let i = 1; i <= count && !ctx.stopping(); i++) {
     const result = await provisionOne(ctx, `seq-${String(i).padStart(3, '0')}`, 'sequential');
     results.push(result);
     console.log(progressLine(result, results.length, count));
   }
-  return { results, wallMs: performance.now() - started };
+  return { results, wallMs: now() - started };
 }
 
 async function runConcurrent(ctx: ProvisionContext, count: number): Promise<{ results: TenantResult[]; wallMs: number }> {
   const results: TenantResult[] = [];
-  const started = performance.now();
+  const started = now();
   await Promise.all(
     Array.from({ length: count }, async (_, i) => {
       const result = await provisionOne(ctx, `con-${String(i + 1).padStart(3, '0')}`, 'concurrent');
@@ -401,79 +231,11 @@ async function runConcurrent(ctx: ProvisionContext, count: number): Promise<{ re
     }),
   );
   results.sort((a, b) => a.tenantId.localeCompare(b.tenantId));
-  return { results, wallMs: performance.now() - started };
+  return { results, wallMs: now() - started };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Memory, from /proc
-
-async function procStatusKib(pid: number, field: string): Promise<number | undefined> {
-  try {
-    const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status);
-    return match ? Number(match[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Proportional set size: shared pages split among the processes sharing them. */
-async function pssKib(pid: number): Promise<number | undefined> {
-  try {
-    const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
-    const match = /^Pss:\s+(\d+) kB$/m.exec(rollup);
-    return match ? Number(match[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Every process's children, read once from /proc. */
-async function childrenByPid(): Promise<Map<number, number[]>> {
-  const children = new Map<number, number[]>();
-  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const status = await readFile(`/proc/${entry}/status`, 'utf8');
-      const match = /^PPid:\s+(\d+)$/m.exec(status);
-      if (!match) continue;
-      const parent = Number(match[1]);
-      const list = children.get(parent) ?? [];
-      list.push(Number(entry));
-      children.set(parent, list);
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return children;
-}
-
-function processTree(root: number, children: ReadonlyMap<number, readonly number[]>): number[] {
-  const tree = [root];
-  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]!) ?? []));
-  return tree;
-}
-
-interface TreeMemory {
-  readonly processes: number;
-  readonly rssKib: number;
-  readonly pssKib: number | undefined;
-}
-
-async function treeMemory(pids: readonly number[]): Promise<TreeMemory> {
-  let rss = 0;
-  let pss: number | undefined = 0;
-  let processes = 0;
-  for (const pid of pids) {
-    const r = await procStatusKib(pid, 'VmRSS');
-    if (r === undefined) continue;
-    processes++;
-    rss += r;
-    const p = await pssKib(pid);
-    pss = p === undefined || pss === undefined ? undefined : pss + p;
-  }
-  return { processes, rssKib: rss, pssKib: pss };
-}
 
 interface MemorySummary {
   readonly tenantsMeasured: number;
@@ -547,106 +309,15 @@ async function measureMemory(cp: LocalControlPlane, stateDir: string, tenantIds:
 }
 
 // ---------------------------------------------------------------------------------------------
-// Cleanup
-
-async function dropEnvironmentDatabases(adminUrl: string, environment: string): Promise<string> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    // `_` is a LIKE wildcard: escape it so only this environment's names match.
-    const pattern = `hp\\_${environment}\\_%`;
-    const dbs = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [pattern]);
-    for (const { datname } of dbs.rows) await client.query(`DROP DATABASE IF EXISTS "${datname.replaceAll('"', '""')}" WITH (FORCE)`);
-    const roles = await client.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname LIKE $1', [pattern]);
-    for (const { rolname } of roles.rows) await client.query(`DROP ROLE IF EXISTS "${rolname.replaceAll('"', '""')}"`);
-    return `dropped ${dbs.rowCount ?? 0} database(s) and ${roles.rowCount ?? 0} role(s)`;
-  } finally {
-    await client.end();
-  }
-}
-
-async function deleteCacheUsers(redisUrl: string, environment: string): Promise<string> {
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2_000, retryStrategy: () => null });
-  redis.on('error', () => undefined);
-  try {
-    await redis.connect();
-  } catch {
-    return 'Redis not reachable, no cache users to delete';
-  }
-  try {
-    const users: unknown = await redis.acl('USERS');
-    const prefix = `hp-${environment}-`;
-    const ours = Array.isArray(users) ? users.filter((u): u is string => typeof u === 'string' && u.startsWith(prefix)) : [];
-    for (const user of ours) await redis.acl('DELUSER', user);
-    return `deleted ${ours.length} cache user(s)`;
-  } finally {
-    redis.disconnect();
-  }
-}
-
-interface Run {
-  readonly environment: string;
-  stateDir?: string;
-  starting?: Promise<LocalControlPlane>;
-  options?: BenchOptions;
-}
-
-let cleaning: Promise<void> | undefined;
-
-/** Removes everything the run made; safe to call more than once and from a signal handler. */
-function cleanup(run: Run): Promise<void> {
-  cleaning ??= (async () => {
-    const step = async (what: string, work: () => Promise<string | void>) => {
-      try {
-        const note = await work();
-        console.log(`  cleanup: ${what}${note ? ` — ${note}` : ''}`);
-      } catch (error) {
-        console.error(`  cleanup: ${what} FAILED — ${errorText(error)}`);
-      }
-    };
-    console.log('Cleaning up…');
-    const cp = await run.starting?.catch(() => undefined);
-    if (cp) {
-      const what = `stopped the control plane and its tenant processes${cp.database.embedded ? ' and the embedded PostgreSQL' : ''}`;
-      await step(what, () => cp.close());
-    }
-    if (run.options?.databaseUrl) {
-      const url = run.options.databaseUrl;
-      await step(`databases and roles hp_${run.environment}_*`, () => dropEnvironmentDatabases(url, run.environment));
-    }
-    if (run.options) {
-      const redisUrl = run.options.redisUrl ?? DEFAULT_REDIS_URL;
-      await step(`Redis ACL users hp-${run.environment}-*`, () => deleteCacheUsers(redisUrl, run.environment));
-    }
-    if (run.stateDir) {
-      const dir = run.stateDir;
-      await step(`removed ${dir}`, () => rm(dir, { recursive: true, force: true }));
-    }
-  })();
-  return cleaning;
-}
-
-// ---------------------------------------------------------------------------------------------
 // Report
 
 function perStateTable(phases: readonly { phase: Phase; results: readonly TenantResult[] }[]): {
   text: string;
   json: Record<string, Record<string, number | null>>;
 } {
-  const order: string[] = [];
-  const byPhase = new Map<Phase, Map<string, number[]>>();
-  for (const { phase, results } of phases) {
-    const map = new Map<string, number[]>();
-    byPhase.set(phase, map);
-    for (const result of results.filter((r) => r.ok)) {
-      for (const { state, ms } of result.states) {
-        if (!order.includes(state)) order.push(state);
-        const list = map.get(state) ?? [];
-        list.push(ms);
-        map.set(state, list);
-      }
-    }
-  }
+  const okTimings = (results: readonly TenantResult[]) => results.filter((r) => r.ok).map((r) => r.states);
+  const order = [...timesByState(phases.flatMap(({ results }) => okTimings(results))).keys()];
+  const byPhase = new Map(phases.map(({ phase, results }) => [phase, timesByState(okTimings(results))]));
   const json: Record<string, Record<string, number | null>> = {};
   const rows = order.map((state) => {
     json[state] = {};
@@ -745,11 +416,7 @@ function report(
   }
   console.log(`\nTotal run time ${fmt(totalMs / 1000, 1)} s (start, both phases, idle wait; cleanup not included).`);
 
-  const json = {
-    bench: 'provision',
-    at: new Date().toISOString(),
-    environment,
-    machine: { node: process.version, platform: `${platform()} ${release()} ${arch()}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, memoryMiB: Math.round(totalmem() / 1024 / 1024) },
+  printBenchJson('provision', environment, {
     database: cp.database.embedded ? 'embedded' : 'external',
     redis: cp.cache.available,
     options: { sequential: options.sequential, concurrent: options.concurrent, idleSeconds: options.idleSeconds, pollMs: options.pollMs, timeoutSeconds: options.timeoutSeconds },
@@ -759,132 +426,72 @@ function report(
     memory,
     failures: failures.map((f) => ({ phase: f.phase, tenantId: f.tenantId, ms: round(f.ms), error: f.error })),
     totalMs: round(totalMs),
-  };
-  console.log(`BENCH_JSON ${JSON.stringify(json)}`);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Main
 
 async function main(): Promise<number> {
-  let options: BenchOptions;
-  try {
-    const parsed = parseOptions(process.argv.slice(2));
-    if (parsed === 'help') {
-      console.log(USAGE);
-      return 0;
-    }
-    options = parsed;
-  } catch (error) {
-    if (error instanceof UsageError) {
-      console.error(`${error.message}\n\n${USAGE}`);
-      return 2;
-    }
-    throw error;
-  }
+  const commandLine = readCommandLine(() => parseOptions(process.argv.slice(2)), USAGE, (message) => `${message}\n\n${USAGE}`);
+  if ('exitCode' in commandLine) return commandLine.exitCode;
+  const { options } = commandLine;
 
-  const run: Run = { environment: uniqueEnvironment(), options };
-  let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      console.error(`${signal} again: exiting without finishing cleanup (check ${run.stateDir ?? 'the temp folder'} and hp_${run.environment}_* databases)`);
-      process.exit(130);
-    }
-    stopping = true;
-    console.error(`\n${signal}: stopping the benchmark`);
-    void cleanup(run).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  // Ctrl-C in a terminal also reaches the embedded PostgreSQL and the tenant processes (same
-  // process group), so connections break while we clean up: expected then, and not fatal.
-  // Any other uncaught error still ends the run, after cleanup.
-  const onUncaught = (error: unknown) => {
-    if (stopping) {
-      console.error(`  (while stopping: ${errorText(error)})`);
-      return;
-    }
-    stopping = true;
-    console.error(`\nUncaught error, stopping the benchmark: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    void cleanup(run).finally(() => process.exit(1));
-  };
-  process.on('uncaughtException', onUncaught);
-  process.on('unhandledRejection', onUncaught);
+  const environment = uniqueEnvironment();
+  const cleanup = new Cleanup();
+  let stateDir: string | undefined;
+  const stopping = handleStopSignals({
+    cleanup,
+    leftovers: () => `${stateDir ?? 'the temp folder'} and hp_${environment}_* databases`,
+    sameSignalWithinMs: 0,
+  });
 
-  const benchStarted = performance.now();
-  try {
-    run.stateDir = await mkdtemp(join(tmpdir(), `hostplane-bench-${run.environment}-`));
-    // As root the embedded PostgreSQL runs as the `postgres` user, which must be able to reach its folder.
-    await chmod(run.stateDir, 0o755);
-    console.log(
-      `Hostplane provision benchmark: environment ${run.environment}, ${options.sequential} sequential + ${options.concurrent} concurrent tenant(s)`,
-    );
-    console.log(`  state folder ${run.stateDir}`);
-    console.log(`  database: ${options.databaseUrl ? 'external PostgreSQL' : 'embedded PostgreSQL'}; Redis: ${options.redisUrl ?? `${DEFAULT_REDIS_URL} (default)`}`);
+  const benchStarted = now();
+  return runThenCleanUp(cleanup, stopping, async () => {
+    stateDir = await tempFolder(cleanup, `bench-${environment}`);
+    console.log(`Hostplane provision benchmark: environment ${environment}, ${options.sequential} sequential + ${options.concurrent} concurrent tenant(s)`);
+    console.log(`  state folder ${stateDir}`);
+    console.log(`  database: ${options.databaseUrl ? 'external PostgreSQL' : 'embedded PostgreSQL'}; Redis: ${redisLabel(options.redisUrl)}`);
 
-    const startAt = performance.now();
-    run.starting = startLocalControlPlane({
-      stateDir: run.stateDir,
-      environment: run.environment,
-      cell: CELL,
+    const startAt = now();
+    const cp = await startBenchControlPlane(cleanup, {
+      stateDir,
+      environment,
       maxTenants: options.sequential + options.concurrent,
-      apiPort: 0,
-      edgePort: 0,
       databaseUrl: options.databaseUrl,
+      dropDatabases: true,
       redisUrl: options.redisUrl,
-      log: (line) => console.log(`  [control plane] ${line}`),
     });
-    const cp = await run.starting;
-    if (stopping) return 130;
+    if (stopping()) return 130;
     console.log(
-      `  control plane up in ${fmt(performance.now() - startAt)} ms: API ${cp.apiUrl}, front door ${cp.edgeUrl}, database ${cp.database.url}, cache ${cp.cache.available ? 'Redis' : `unavailable (${cp.cache.reason})`}`,
+      `  control plane up in ${fmt(now() - startAt)} ms: API ${cp.apiUrl}, front door ${cp.edgeUrl}, database ${cp.database.url}, cache ${cp.cache.available ? 'Redis' : `unavailable (${cp.cache.reason})`}`,
     );
 
-    const ctx: ProvisionContext = { cp, options, stopping: () => stopping };
+    const ctx: ProvisionContext = { cp, options, stopping };
     const phases: { phase: Phase; results: TenantResult[]; summary: PhaseSummary }[] = [];
     if (options.sequential > 0) {
       console.log(`\nSequential: ${options.sequential} tenant(s), one after another`);
       const { results, wallMs } = await runSequential(ctx, options.sequential);
       phases.push({ phase: 'sequential', results, summary: summarisePhase('sequential', results, wallMs) });
     }
-    if (options.concurrent > 0 && !stopping) {
+    if (options.concurrent > 0 && !stopping()) {
       console.log(`\nConcurrent: ${options.concurrent} tenant(s), all POSTed at once`);
       const { results, wallMs } = await runConcurrent(ctx, options.concurrent);
       phases.push({ phase: 'concurrent', results, summary: summarisePhase('concurrent', results, wallMs) });
     }
-    if (stopping) return 130;
+    if (stopping()) return 130;
 
     const upTenants = phases.flatMap((p) => p.results.filter((r) => r.ok).map((r) => r.tenantId));
     let memory: MemorySummary | undefined;
     if (upTenants.length) {
       console.log(`\nLetting ${upTenants.length} tenant(s) sit idle for ${options.idleSeconds} s, then reading /proc…`);
       await sleep(options.idleSeconds * 1000);
-      if (stopping) return 130;
-      memory = await measureMemory(cp, run.stateDir, upTenants);
+      if (stopping()) return 130;
+      memory = await measureMemory(cp, stateDir, upTenants);
     }
-    report(run.environment, options, cp, phases, memory, performance.now() - benchStarted);
+    report(environment, options, cp, phases, memory, now() - benchStarted);
     return phases.some((p) => p.summary.failed > 0) ? 1 : 0;
-  } catch (error) {
-    if (stopping) return 130;
-    console.error(`\nBenchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    return 1;
-  } finally {
-    if (!stopping) {
-      const cleanupStarted = performance.now();
-      await cleanup(run);
-      console.log(`Cleanup took ${fmt((performance.now() - cleanupStarted) / 1000, 1)} s.`);
-    }
-  }
+  });
 }
 
-main().then(
-  (code) => {
-    // Lingering keep-alive sockets and timers must not keep a finished benchmark alive.
-    // On a signal (code 130) the signal handler exits once its cleanup is done.
-    if (code !== 130) process.exit(code);
-  },
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runMain(main);
