@@ -1,4 +1,3 @@
-import type { MigrationPlan } from '../app-definition/migration-plan.js';
 import type { TenantResourceNames } from '../domain/naming.js';
 import type { CaughtError } from '../provision/workflow-input.js';
 import type { DeploymentKind } from '../registry/deployment-registry.js';
@@ -49,8 +48,19 @@ export interface PublishedRelease {
   readonly activatedAt: string;
 }
 
+/** PlanMigrations' answer: what Migrate will apply, without the SQL (Migrate plans again and checks it is the same). */
+export interface PlannedMigration {
+  /** Fingerprint of the definition the schema is at (null before the first deploy). */
+  readonly from: string | null;
+  readonly to: string;
+  readonly steps: number;
+  readonly destructive: boolean;
+  /** For a person, at most 50 (then a count). */
+  readonly summaries: readonly string[];
+}
+
 export interface MigrateInput extends DeployStepInput {
-  readonly migrations: MigrationPlan;
+  readonly migrations: PlannedMigration;
 }
 
 export interface PublishInput extends DeployStepInput {

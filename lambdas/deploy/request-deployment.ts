@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { parseAppDefinition, type AppDefinition } from '../app-definition/app-definition-schema.js';
+import { parseAppDefinition } from '../app-definition/app-definition-schema.js';
 import { ConflictError, errorMessage, NotFoundError, ValidationError } from '../domain/errors.js';
 import { tenantIdSchema } from '../domain/tenant-id.js';
 import { parseOrThrow } from '../domain/validation.js';
@@ -63,7 +63,9 @@ export async function requestDeployment(
   return startDeployment(sql, workflows, {
     tenantId,
     kind: 'deploy',
-    definition,
+    app: definition.name,
+    // Kept as written: the parsed form spells out every default and can be larger than the limit it passed.
+    definition: request.definition,
     allowDestructive: request.allowDestructive,
     requestedBy: options.requestedBy,
     idempotencyKey: options.idempotencyKey,
@@ -108,7 +110,8 @@ export async function requestRollback(
   return startDeployment(sql, workflows, {
     tenantId,
     kind: 'rollback',
-    definition: parseAppDefinition(source.definition),
+    app: parseAppDefinition(source.definition).name,
+    definition: source.definition,
     allowDestructive: false,
     rollbackOf: deploymentId,
     requestedBy: options.requestedBy,
@@ -120,7 +123,9 @@ export async function requestRollback(
 interface StartRequest {
   readonly tenantId: string;
   readonly kind: DeploymentKind;
-  readonly definition: AppDefinition;
+  readonly app: string;
+  /** As the requester wrote it, already validated. */
+  readonly definition: unknown;
   readonly allowDestructive: boolean;
   readonly rollbackOf?: string;
   readonly requestedBy: string;
@@ -151,7 +156,7 @@ async function startDeployment(sql: SqlPort, workflows: WorkflowsPort, request: 
         tenantId: request.tenantId,
         operationId,
         kind: request.kind,
-        app: request.definition.name,
+        app: request.app,
         definition: request.definition,
         allowDestructive: request.allowDestructive,
         rollbackOf: request.rollbackOf,
@@ -162,7 +167,7 @@ async function startDeployment(sql: SqlPort, workflows: WorkflowsPort, request: 
         action: `tenant.${request.kind}.requested`,
         tenantId: request.tenantId,
         operationId,
-        detail: { deploymentId, app: request.definition.name, ...(request.rollbackOf ? { rollbackOf: request.rollbackOf } : {}) },
+        detail: { deploymentId, app: request.app, ...(request.rollbackOf ? { rollbackOf: request.rollbackOf } : {}) },
       });
       return { operation, deployment };
     });

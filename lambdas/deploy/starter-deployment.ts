@@ -1,4 +1,4 @@
-import { parseAppDefinition, type AppDefinition } from '../app-definition/app-definition-schema.js';
+import { parseAppDefinition } from '../app-definition/app-definition-schema.js';
 import type { TenantPlan } from '../domain/tenant-plan.js';
 import type { SqlPort } from '../ports/sql.js';
 import { DeploymentRegistry } from '../registry/deployment-registry.js';
@@ -9,8 +9,8 @@ import { newDeploymentId } from './request-deployment.js';
  * The app a new tenant serves until its owner deploys their own: notes, named after the tenant
  * (the same shape as `app-definition/examples/starter.json`).
  */
-export function starterDefinition(displayName: string): AppDefinition {
-  return parseAppDefinition({
+export function starterDefinition(displayName: string) {
+  return {
     name: displayName,
     entities: [
       {
@@ -21,7 +21,7 @@ export function starterDefinition(displayName: string): AppDefinition {
         ],
       },
     ],
-  });
+  };
 }
 
 /**
@@ -43,7 +43,7 @@ export async function prepareStarterDeployment(
       tenantId: input.plan.tenantId,
       operationId: input.operationId,
       kind: 'deploy',
-      app: definition.name,
+      app: parseAppDefinition(definition).name,
       definition,
       allowDestructive: false,
       requestedBy: operation?.requestedBy ?? 'hostplane',

@@ -64,11 +64,13 @@ export class LocalWorkflows implements WorkflowsPort {
       taskResourceLocalHandlers[stateName] = async (taskInput: unknown) => {
         const fault = this.options.faults?.[stateName];
         if (fault?.when === 'before') throw asLambdaFailure(fault.error);
+        checkPayloadSize(stateName, 'input', taskInput);
         const output =
           target.kind === 'function'
             ? await invokeLikeLambda(await loadFunctionHandler(target.name), target.name, taskInput)
             : await this.runChild(taskInput);
         if (fault?.when === 'after') throw asLambdaFailure(fault.error);
+        checkPayloadSize(stateName, 'output', output);
         return output as never;
       };
     }
@@ -157,6 +159,18 @@ export class LocalWorkflows implements WorkflowsPort {
       this.executions.delete(ended.executionId);
     }
   }
+}
+
+/** Step Functions' limit on a task's input and output (and a state's data): 256 KiB of UTF-8 JSON. */
+export const STATE_PAYLOAD_LIMIT_BYTES = 256 * 1024;
+
+/** As Step Functions would, a payload over the limit fails the state with States.DataLimitExceeded (which States.ALL does not catch). */
+function checkPayloadSize(stateName: string, what: 'input' | 'output', payload: unknown): void {
+  const bytes = Buffer.byteLength(JSON.stringify(payload ?? null));
+  if (bytes <= STATE_PAYLOAD_LIMIT_BYTES) return;
+  const error = new Error(`the ${what} of ${stateName} is ${bytes} bytes, over the ${STATE_PAYLOAD_LIMIT_BYTES}-byte limit of a state's data`);
+  error.name = 'States.DataLimitExceeded';
+  throw error;
 }
 
 function taskFailed(cause: Readonly<Record<string, unknown>>): Error {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
+import { APP_DEFINITION_LIMITS } from '../../lambdas/app-definition/app-definition-schema.js';
 import { APP_DEFINITION_CHANGED } from '../../lambdas/deploy/app-definition-changed.js';
 import { tenantResourceNames } from '../../lambdas/domain/naming.js';
 import type { TenantId } from '../../lambdas/domain/tenant-id.js';
@@ -256,6 +257,22 @@ describe('the deploy state machine, run by the local engine with the production 
       await admin.end();
     }
     await serves(serving.release);
+  });
+  it('deploys a definition at the size limits without any state going over the 256 KB a state may hold', async () => {
+    const { maxEntities, maxFieldsPerEntity } = APP_DEFINITION_LIMITS;
+    const largest = {
+      name: 'Largest',
+      entities: Array.from({ length: maxEntities }, (_, e) => ({
+        name: `entity${e}`,
+        fields: Array.from({ length: maxFieldsPerEntity }, (_, f) => ({ name: `field${f}`, type: f % 2 ? 'integer' : 'string' })),
+      })),
+    };
+    const { deployment, operation } = await deploy({ definition: largest, allowDestructive: true });
+
+    expect(operation.error).toBeNull();
+    expect(deployment).toMatchObject({ status: 'SUCCEEDED', app: 'Largest' });
+    expect((deployment.migrations as string[]).filter((m) => m.startsWith('create table'))).toHaveLength(maxEntities);
+    await serves(deployment.releaseId);
   });
 });
 
