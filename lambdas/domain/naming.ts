@@ -50,12 +50,15 @@ const BUCKET_MAX = 63;
 
 /**
  * Shortens `name` to `max` characters, keeping it unique: a name that is too long keeps its start
- * and gets a hash of the whole appended, so two long names never become one.
+ * and gets a hash of the whole appended, so two long names never become one. The separator is
+ * doubled (`--`, `__`), which no tenant id can contain, so a shortened name is never the whole
+ * name of another tenant (`…-ra-1bc05502` would be a valid tenant id's own name).
  */
-export function fitName(name: string, max: number, separator = '-'): string {
+export function fitName(name: string, max: number, separator: '-' | '_' = '-'): string {
   if (name.length <= max) return name;
   const hash = createHash('sha256').update(name).digest('hex').slice(0, 8);
-  return `${name.slice(0, max - hash.length - separator.length)}${separator}${hash}`;
+  const joint = separator.repeat(2);
+  return `${name.slice(0, max - hash.length - joint.length)}${joint}${hash}`;
 }
 
 export function registryDatabaseName(environment: string): string {

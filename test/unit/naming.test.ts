@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { fitName, registryDatabaseName, tenantResourceNames } from '../../lambdas/domain/naming.js';
+import { tenantIdSchema } from '../../lambdas/domain/tenant-id.js';
 import type { TenantId } from '../../lambdas/domain/tenant-id.js';
 
 const id = (s: string) => s as TenantId;
@@ -59,5 +60,18 @@ describe('fitName', () => {
     expect(long).toHaveLength(40);
     expect(fitName('x'.repeat(80), 40)).toBe(long);
     expect(fitName(`${'x'.repeat(79)}y`, 40)).not.toBe(long);
+  });
+
+  it("never shortens one tenant's names into another tenant's whole names", () => {
+    const scope = { environment: 'dev', cell: 'local' };
+    const long = tenantResourceNames(scope, tenantIdSchema.parse('a-tenant-with-a-rather-long-name-to-cut'));
+    // The tenant whose id is what the shortened cache user ends with: its names must all differ.
+    const lookalikeId = long.cacheUser.slice('hp-dev-local-'.length).replace(/-+/g, '-');
+    const lookalike = tenantResourceNames(scope, tenantIdSchema.parse(lookalikeId));
+
+    expect(long.cacheUser).toMatch(/--[0-9a-f]{8}$/);
+    for (const key of ['cacheUser', 'database', 'role', 'assetsBucket', 'computeService'] as const) {
+      expect(lookalike[key]).not.toBe(long[key]);
+    }
   });
 });
