@@ -3,11 +3,9 @@ import { definitionFingerprint, type MigrationPlan } from '../app-definition/mig
 import { ConflictError } from '../domain/errors.js';
 import type { TenantResourceNames } from '../domain/naming.js';
 import { quoteIdent, type SqlPort } from '../ports/sql.js';
+import { APPLIED_MIGRATIONS_TABLE, LEDGER_DDL, SCHEMA_STATE_TABLE, TENANT_SCHEMA_LOCK } from './tenant-ledger.js';
 
-/** Where applied steps are recorded: a schema of the platform's in the tenant's database, which the tenant's login cannot use. */
-export const LEDGER_SCHEMA = 'hostplane';
-/** One row: the definition the tenant's schema was last migrated to (what the next plan diffs against). */
-export const SCHEMA_STATE_TABLE = `${quoteIdent(LEDGER_SCHEMA)}.schema_state`;
+export { LEDGER_SCHEMA, SCHEMA_STATE_TABLE } from './tenant-ledger.js';
 
 export interface MigrationResult {
   readonly applied: readonly string[];
@@ -28,31 +26,11 @@ export async function applyMigrations(
   record?: { readonly definition: AppDefinition },
 ): Promise<MigrationResult> {
   const inTenantDb = { database: names.database };
-  await sql.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(LEDGER_SCHEMA)}`, {}, inTenantDb);
-  await sql.query(
-    `CREATE TABLE IF NOT EXISTS ${quoteIdent(LEDGER_SCHEMA)}.applied_migrations (
-       step_id     text PRIMARY KEY,
-       summary     text NOT NULL,
-       plan_to     text NOT NULL,
-       applied_at  timestamptz NOT NULL DEFAULT now()
-     )`,
-    {},
-    inTenantDb,
-  );
-  await sql.query(
-    `CREATE TABLE IF NOT EXISTS ${SCHEMA_STATE_TABLE} (
-       singleton    boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-       fingerprint  text NOT NULL,
-       definition   json NOT NULL,
-       updated_at   timestamptz NOT NULL DEFAULT now()
-     )`,
-    {},
-    inTenantDb,
-  );
+  for (const statement of LEDGER_DDL) await sql.query(statement, {}, inTenantDb);
   return sql.transaction(async (tx) => {
     // One migrator per tenant database at a time.
-    await tx.query('SELECT pg_advisory_xact_lock(72010002)');
-    const { rows } = await tx.query<{ step_id: string }>(`SELECT step_id FROM ${quoteIdent(LEDGER_SCHEMA)}.applied_migrations`);
+    await tx.query('SELECT pg_advisory_xact_lock(:lock)', { lock: TENANT_SCHEMA_LOCK });
+    const { rows } = await tx.query<{ step_id: string }>(`SELECT step_id FROM ${APPLIED_MIGRATIONS_TABLE}`);
     const done = new Set(rows.map((row) => row.step_id));
     if (record) {
       const state = await tx.query<{ fingerprint: string }>(`SELECT fingerprint FROM ${SCHEMA_STATE_TABLE}`);
@@ -74,7 +52,7 @@ export async function applyMigrations(
       await tx.query(step.sql);
       await tx.query('RESET ROLE');
       await tx.query(
-        `INSERT INTO ${quoteIdent(LEDGER_SCHEMA)}.applied_migrations (step_id, summary, plan_to) VALUES (:id, :summary, :to)`,
+        `INSERT INTO ${APPLIED_MIGRATIONS_TABLE} (step_id, summary, plan_to) VALUES (:id, :summary, :to)`,
         { id: step.id, summary: step.summary, to: plan.to },
       );
       applied.push(step.id);

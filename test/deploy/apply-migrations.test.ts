@@ -6,28 +6,11 @@ import { planMigration } from '../../lambdas/app-definition/migration-plan.js';
 import { applyMigrations } from '../../lambdas/deploy/apply-migrations.js';
 import { parseProvisionRequest, planTenant } from '../../lambdas/domain/tenant-plan.js';
 import type { PlatformConfig } from '../../lambdas/ports/index.js';
-import type { SecretValue, SecretsPort } from '../../lambdas/ports/secrets.js';
 import { ensureTenantDatabase } from '../../lambdas/provision/tenant-database.js';
 import { PgSql } from '../../local/adapters/pg-sql.js';
 import { dropTestDatabases } from '../support/databases.js';
+import { MemorySecrets } from '../support/memory-secrets.js';
 import { TEST_DATABASE_URL, uniqueEnvironment } from '../support/services.js';
-
-class MemorySecrets implements SecretsPort {
-  readonly values = new Map<string, SecretValue>();
-  async getOrCreate(name: string, create: () => SecretValue) {
-    if (!this.values.has(name)) this.values.set(name, create());
-    return this.values.get(name)!;
-  }
-  async get(name: string) {
-    return this.values.get(name);
-  }
-  async delete(name: string) {
-    return this.values.delete(name);
-  }
-  async list(prefix: string) {
-    return [...this.values.keys()].filter((key) => key.startsWith(prefix));
-  }
-}
 
 describe('applying a migration plan to a provisioned tenant database', () => {
   const environment = uniqueEnvironment('mig');
