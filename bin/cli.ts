@@ -1,6 +1,8 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { CliError } from './cli/api-client.js';
+import { registerBackupCommands } from './cli/backup-commands.js';
 import { registerDeployCommands } from './cli/deploy-commands.js';
+import { registerDoctorCommand } from './cli/doctor-command.js';
 import { registerStartCommand } from './cli/start-command.js';
 import { registerTenantCommands } from './cli/tenant-commands.js';
 
@@ -18,8 +20,9 @@ const program = new Command('hostplane')
   .showHelpAfterError();
 
 registerStartCommand(program, parsePort);
-registerTenantCommands(program);
+registerBackupCommands(registerTenantCommands(program));
 registerDeployCommands(program);
+registerDoctorCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -23,16 +23,17 @@ export interface ControlPlaneStackProps extends StackProps {
 export interface ControlPlaneStateMachines {
   readonly provision: StateMachine;
   readonly deploy: StateMachine;
+  readonly deprovision: StateMachine;
 }
 
 /**
- * The control plane, as far as it is built: one Lambda per entry of `FUNCTIONS`, and the provision
- * and deploy state machines from `statemachines/*.asl.json`, each allowed to invoke exactly the
- * Lambdas its Tasks name (and provision to run deploy to completion).
+ * The control plane, as far as it is built: one Lambda per entry of `FUNCTIONS`, and the provision,
+ * deploy and deprovision state machines from `statemachines/*.asl.json`, each allowed to invoke
+ * exactly the Lambdas its Tasks name (and provision to run deploy to completion).
  *
- * Not here yet: the API Gateway REST API, Cognito, the EventBridge rules, the deploy and deprovision
- * state machines, and the cell (platform) stack; they come with the AWS issue, as do the cloud
- * adapters. Until then a deployed handler stops at `ports()` ("Hostplane ports are not configured").
+ * Not here yet: the API Gateway REST API, Cognito, the EventBridge rules and the cell (platform)
+ * stack; they come with the AWS issue, as do the cloud adapters. Until then a deployed handler
+ * stops at `ports()` ("Hostplane ports are not configured").
  */
 export class ControlPlaneStack extends Stack {
   public readonly functions: Readonly<Record<FunctionName, HostplaneFunction>>;
@@ -45,11 +46,13 @@ export class ControlPlaneStack extends Stack {
 
     const provision = readAslFile('provision');
     const deploy = readAslFile('deploy');
-    this.functions = createFunctions(this, mergeTimeouts(provision.taskTimeouts, deploy.taskTimeouts));
+    const deprovision = readAslFile('deprovision');
+    this.functions = createFunctions(this, mergeTimeouts(provision.taskTimeouts, deploy.taskTimeouts, deprovision.taskTimeouts));
     const deployMachine = this.aslStateMachine('Deploy', deploy, `/aws/vendedlogs/states/hostplane-${environment}-deploy`, {});
     this.stateMachines = {
       deploy: deployMachine,
       provision: this.aslStateMachine('Provision', provision, `/aws/vendedlogs/states/hostplane-${environment}-provision`, { deploy: deployMachine }),
+      deprovision: this.aslStateMachine('Deprovision', deprovision, `/aws/vendedlogs/states/hostplane-${environment}-deprovision`, {}),
     };
   }
 

@@ -13,6 +13,7 @@ import { migrateRegistry } from '../lambdas/registry/migrations.js';
 import { TenantRegistry } from '../lambdas/registry/tenant-registry.js';
 import { FileSecrets } from './adapters/file-secrets.js';
 import { FolderAppFiles } from './adapters/folder-app-files.js';
+import { FolderBackupStore } from './adapters/folder-backup-store.js';
 import { InProcessEvents } from './adapters/in-process-events.js';
 import { LocalEdge } from './adapters/local-edge.js';
 import { LocalWorkflows, type InjectedFault } from './adapters/local-workflows.js';
@@ -54,6 +55,8 @@ export interface LocalControlPlaneOptions {
   readonly releaseHealthTimeoutMs?: number;
   /** How long a deploy waits for a release to be reported healthy (s). @default 90 */
   readonly healthWaitSeconds?: number;
+  /** How long deprovision's final backup is kept (days). @default 30 */
+  readonly backupRetentionDays?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -132,6 +135,7 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
       cells: [{ cell, maxTenants: options.maxTenants ?? 100 }],
       databaseEndpoint: { host: databaseUrl.hostname, port: Number(databaseUrl.port || 5432) },
       healthWaitSeconds: options.healthWaitSeconds,
+      backupRetentionDays: options.backupRetentionDays,
     };
     const ports: Ports = {
       config,
@@ -144,6 +148,7 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
       workflows,
       events,
       notices: cacheUsers,
+      backups: new FolderBackupStore(join(stateDir, 'backups')),
     };
     configurePorts(ports);
     await preloadFunctionHandlers();

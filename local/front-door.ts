@@ -158,7 +158,7 @@ export async function startFrontDoor({ edge, host = '127.0.0.1', port = 0 }: Fro
   let boundPort = port;
 
   const noTenantPage = (res: ServerResponse, requestHost: string | undefined): void => {
-    const routes = edge.listRoutes();
+    const routes = edge.currentRoutes();
     const list = routes.length
       ? `Tenants served here: ${routes.map((r) => `<a href="${escapeHtml(edge.urlFor(r.hostLabel))}">${escapeHtml(r.hostLabel)}</a>`).join(', ')}.`
       : 'No tenant is served here yet.';

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
 
 /** A failure the CLI reports as one line, without a stack trace. */
@@ -63,4 +64,16 @@ export class ApiClient {
     }
     return answer;
   }
+}
+
+/** The global options every command inherits (`--api`, `--state-dir`). */
+interface GlobalOptions {
+  readonly api?: string;
+  readonly stateDir: string;
+}
+
+/** The API client a command talks to, from its global options. */
+export function apiClientFor(command: Command): ApiClient {
+  const options = command.optsWithGlobals<GlobalOptions>();
+  return new ApiClient(resolveApiUrl(options.api, options.stateDir));
 }

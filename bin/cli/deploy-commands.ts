@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CommanderError, type Command } from 'commander';
-import { ApiClient, CliError, resolveApiUrl } from './api-client.js';
+import { apiClientFor, CliError, type ApiClient } from './api-client.js';
 import { followOperation } from './follow-operation.js';
 import { localTime, table } from './format.js';
 
@@ -42,11 +42,6 @@ interface ApiErrorBody {
   readonly operationId?: string;
 }
 
-interface GlobalOptions {
-  readonly api?: string;
-  readonly stateDir: string;
-}
-
 interface DeployOptions {
   readonly allowDestructive?: boolean;
   readonly wait: boolean;
@@ -62,10 +57,7 @@ const ERROR_WIDTH = 60;
 const print = (line: string) => console.log(line);
 const printError = (line: string) => console.error(line);
 
-function client(command: Command): ApiClient {
-  const options = command.optsWithGlobals<GlobalOptions>();
-  return new ApiClient(resolveApiUrl(options.api, options.stateDir));
-}
+const client = apiClientFor;
 
 /** Usage mistakes (missing argument, unknown option…) exit 2; help still exits 0. */
 function usageExitsTwo(error: CommanderError): never {

@@ -1,24 +1,17 @@
 import type { Command } from 'commander';
 import type { tenantView } from '../../lambdas/api/views.js';
-import { ApiClient, CliError, resolveApiUrl } from './api-client.js';
+import { apiClientFor, CliError } from './api-client.js';
 import { followOperation, type OperationView } from './follow-operation.js';
 import { localTime, table } from './format.js';
 
 type TenantView = ReturnType<typeof tenantView> & { operations?: OperationView[] };
 
-interface GlobalOptions {
-  readonly api?: string;
-  readonly stateDir: string;
-}
-
 const print = (line: string) => console.log(line);
 
-function client(command: Command): ApiClient {
-  const options = command.optsWithGlobals<GlobalOptions>();
-  return new ApiClient(resolveApiUrl(options.api, options.stateDir));
-}
+const client = apiClientFor;
 
-export function registerTenantCommands(program: Command): void {
+/** Registers `tenants …` and `operations show`; returns the `tenants` command so others can add to it. */
+export function registerTenantCommands(program: Command): Command {
   const tenants = program.command('tenants').description('create, list and inspect tenants');
 
   tenants
@@ -50,6 +43,34 @@ export function registerTenantCommands(program: Command): void {
       } else {
         throw new CliError(`${tenantId} is ${tenant.status}: ${ended.error ?? 'the operation failed'}`);
       }
+    });
+
+  tenants
+    .command('delete')
+    .description('deprovision a tenant: a final backup, then every resource removed; asks for the tenant id again unless --yes')
+    .argument('<tenant-id>')
+    .option('--yes', 'do not ask for confirmation')
+    .option('--idempotency-key <key>', 'repeat-safe key: the same key returns the first request')
+    .option('--no-wait', 'return once the operation has started')
+    .action(async (tenantId: string, options: { yes?: boolean; idempotencyKey?: string; wait: boolean }, command: Command) => {
+      const api = client(command);
+      const { body: tenant } = await api.expect<TenantView>('GET', `/tenants/${encodeURIComponent(tenantId)}`);
+      if (!options.yes) {
+        const answer = await ask(
+          `This deletes ${tenantId} (${tenant.status}): its database and login, cache user, process, route, static assets, app files and secrets.\n` +
+            `A final backup is kept. Type the tenant id to confirm: `,
+        );
+        if (answer !== tenantId) throw new CliError(answer === undefined ? `not deleted: no answer (pass --yes when nobody can type it)` : `not deleted: "${answer}" is not ${tenantId}`);
+      }
+      const headers: Record<string, string> = options.idempotencyKey ? { 'Idempotency-Key': options.idempotencyKey } : {};
+      const { body: started } = await api.expect<OperationView>('DELETE', `/tenants/${encodeURIComponent(tenantId)}`, undefined, headers);
+      print(`deprovisioning ${tenantId} (operation ${started.operationId})`);
+      if (!options.wait) return;
+      const ended = await followOperation(api, started.operationId, print);
+      if (ended.status !== 'SUCCEEDED') {
+        throw new CliError(`${tenantId} is DEPROVISION_FAILED: ${ended.error ?? 'the operation failed'}; run \`hostplane tenants delete ${tenantId}\` again to finish`);
+      }
+      print(`${tenantId} is DELETED; its id can be used again, its backups stay listed`);
     });
 
   tenants
@@ -99,6 +120,20 @@ export function registerTenantCommands(program: Command): void {
         print(`  ${step.status.padEnd(9)} ${step.state}${step.detail ? `  (${step.detail})` : ''}${step.error ? `  ${step.error}` : ''}`);
       }
     });
+  return tenants;
+}
+
+/** One line typed at the terminal (or piped in); undefined when standard input ends first. */
+async function ask(question: string): Promise<string | undefined> {
+  const { createInterface } = await import('node:readline');
+  const lines = createInterface({ input: process.stdin, output: process.stdout, terminal: Boolean(process.stdin.isTTY) });
+  process.stdout.write(question);
+  try {
+    for await (const line of lines) return line.trim();
+    return undefined;
+  } finally {
+    lines.close();
+  }
 }
 
 function parsePositiveInt(value: string, flag: string): number {

@@ -6,6 +6,7 @@ export const TENANT_STATUSES = [
   'ACTIVE',
   'FAILED',
   'DEPROVISIONING',
+  'DEPROVISION_FAILED',
   'DELETED',
 ] as const;
 
@@ -20,7 +21,9 @@ const ALLOWED_TRANSITIONS: Readonly<Record<TenantStatus, readonly TenantStatus[]
   PROVISIONING: ['ACTIVE', 'FAILED'],
   ACTIVE: ['PROVISIONING', 'DEPROVISIONING'],
   FAILED: ['PROVISIONING', 'DEPROVISIONING'],
-  DEPROVISIONING: ['DELETED', 'FAILED'],
+  DEPROVISIONING: ['DELETED', 'DEPROVISION_FAILED'],
+  // Running deprovision again finishes the job.
+  DEPROVISION_FAILED: ['DEPROVISIONING'],
   DELETED: ['REQUESTED'],
 };
 

@@ -19,4 +19,6 @@ export interface CacheUsersPort {
   /** Deletes the user if present; says whether it was. */
   deleteUser(userName: string): Promise<boolean>;
   userExists(userName: string): Promise<boolean>;
+  /** Names of the users that start with `prefix` (this environment's: `hp-<env>-`), sorted. */
+  listUsers(prefix: string): Promise<string[]>;
 }

@@ -14,11 +14,15 @@ export interface EdgePort {
   /** Removes the static-asset store and its content if present; says whether it was. */
   removeStaticAssets(assetsBucket: string): Promise<boolean>;
   staticAssetsExist(assetsBucket: string): Promise<boolean>;
+  /** Names of the static-asset stores that start with `prefix` (this environment's: `hp-<env>-`), sorted. */
+  listStaticAssets(prefix: string): Promise<string[]>;
   /** Creates or replaces the tenant's route; returns the URL it is served at. */
   registerRoute(route: TenantRoute): Promise<{ url: string }>;
   /** Removes the route if present; says whether it was. */
   removeRoute(hostLabel: string): Promise<boolean>;
   getRoute(hostLabel: string): Promise<TenantRoute | undefined>;
+  /** Every route this front door serves, by host label. */
+  listRoutes(): Promise<TenantRoute[]>;
   /** The URL a tenant is (or would be) served at. */
   urlFor(hostLabel: string): string;
 }

@@ -1,4 +1,5 @@
 import type { AppFilesPort } from './app-files.js';
+import type { BackupStorePort } from './backup-store.js';
 import type { CacheUsersPort } from './cache-users.js';
 import type { ComputePort } from './compute.js';
 import type { EdgePort } from './edge.js';
@@ -17,6 +18,8 @@ export interface PlatformConfig {
   readonly databaseEndpoint: { readonly host: string; readonly port: number };
   /** How long a deploy waits for the tenant's runtime to report a new release healthy. @default 90 */
   readonly healthWaitSeconds?: number;
+  /** How long deprovision's final backup of a tenant is kept. @default 30 */
+  readonly backupRetentionDays?: number;
 }
 
 /** Everything a handler may reach outside itself. Each world (cloud, local) supplies one. */
@@ -31,6 +34,7 @@ export interface Ports {
   readonly workflows: WorkflowsPort;
   readonly events: EventsPort;
   readonly notices: NoticesPort;
+  readonly backups: BackupStorePort;
 }
 
 let configured: Ports | undefined;
@@ -52,4 +56,4 @@ export function ports(): Ports {
   return configured;
 }
 
-export type { AppFilesPort, CacheUsersPort, ComputePort, EdgePort, EventsPort, NoticesPort, SecretsPort, SqlPort, WorkflowsPort };
+export type { AppFilesPort, BackupStorePort, CacheUsersPort, ComputePort, EdgePort, EventsPort, NoticesPort, SecretsPort, SqlPort, WorkflowsPort };

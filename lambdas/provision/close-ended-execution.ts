@@ -46,8 +46,10 @@ export async function closeEndedExecution(
       cutOff.push(deployment.deploymentId);
     }
     const tenant = await registry.getTenant(operation.tenantId, { forUpdate: true });
-    if (tenant && ['REQUESTED', 'PROVISIONING', 'DEPROVISIONING'].includes(tenant.status)) {
+    if (tenant && ['REQUESTED', 'PROVISIONING'].includes(tenant.status)) {
       await registry.transition(operation.tenantId, 'FAILED', { lastError: reason });
+    } else if (tenant?.status === 'DEPROVISIONING') {
+      await registry.transition(operation.tenantId, 'DEPROVISION_FAILED', { lastError: reason });
     }
     await registry.audit({
       actor: 'hostplane',

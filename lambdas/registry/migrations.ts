@@ -98,6 +98,29 @@ export const REGISTRY_MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX deployments_by_operation ON deployments (operation_id)`,
     ],
   },
+  {
+    version: 3,
+    name: 'backups',
+    statements: [
+      // Per-tenant backups. Tenants are never deleted from the registry (DELETED is a status), so a
+      // deleted tenant's backups stay listed, and so do those of an earlier tenant of the same id.
+      `CREATE TABLE backups (
+         backup_id     text PRIMARY KEY,
+         tenant_id     text NOT NULL REFERENCES tenants (tenant_id),
+         operation_id  text REFERENCES operations (operation_id),
+         reason        text NOT NULL CHECK (reason IN ('manual', 'final')),
+         location      text NOT NULL,
+         app           text,
+         entities      integer NOT NULL,
+         rows          bigint NOT NULL,
+         bytes         bigint NOT NULL,
+         requested_by  text NOT NULL,
+         created_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
+         expires_at    timestamptz
+       )`,
+      `CREATE INDEX backups_by_tenant ON backups (tenant_id, created_at DESC)`,
+    ],
+  },
 ];
 
 /** Arbitrary but fixed: serializes concurrent migrators on one server. */

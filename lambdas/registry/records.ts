@@ -16,7 +16,8 @@ export interface TenantRecord {
   readonly updatedAt: string;
 }
 
-export type OperationKind = WorkflowName;
+/** What an operation is: a run of one of the state machines, or a restore (done by the API itself). */
+export type OperationKind = WorkflowName | 'restore';
 export type OperationStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED';
 export type StepStatus = 'RUNNING' | 'SUCCEEDED' | 'SKIPPED' | 'FAILED';
 

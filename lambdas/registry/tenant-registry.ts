@@ -117,6 +117,11 @@ export class TenantRegistry {
     );
   }
 
+  /** A deleted tenant serves nothing: no url, no version. */
+  async clearServing(tenantId: string): Promise<void> {
+    await this.sql.query('UPDATE tenants SET url = NULL, version = NULL, updated_at = now() WHERE tenant_id = :tenantId', { tenantId });
+  }
+
   async setServing(tenantId: string, serving: { url?: string | null; version?: string | null }): Promise<void> {
     await this.sql.query(
       `UPDATE tenants SET url = COALESCE(:url, url), version = COALESCE(:version, version), updated_at = now()

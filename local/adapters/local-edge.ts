@@ -5,8 +5,8 @@
  *   edge/routes.json             every route, rewritten atomically on each change
  *   assets/<assetsBucket>/       a tenant's static assets, laid out like the bucket's keys
  */
-import { readFileSync } from 'node:fs';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readFileSync, type Dirent } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ValidationError } from '../../lambdas/domain/errors.js';
@@ -23,6 +23,7 @@ export interface LocalEdgeOptions {
 
 const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const BUCKET_NAME = /^[a-z0-9](?:[a-z0-9.-]{1,61}[a-z0-9])$/;
+const BUCKET_PREFIX = /^[a-z0-9.-]{0,63}$/;
 
 const routeSchema = z.object({
   tenantId: z.string().regex(DNS_LABEL, 'must be a DNS label'),
@@ -66,6 +67,23 @@ export class LocalEdge implements EdgePort {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw error;
     }
+  }
+
+  async listStaticAssets(prefix: string): Promise<string[]> {
+    if (typeof prefix !== 'string' || !BUCKET_PREFIX.test(prefix)) {
+      throw new ValidationError('prefix', `must be the start of a bucket name, got ${JSON.stringify(prefix)}`);
+    }
+    let entries: Dirent[];
+    try {
+      entries = await readdir(join(this.stateDir, 'assets'), { withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+    return entries
+      .filter((entry) => entry.isDirectory() && entry.name.startsWith(prefix) && BUCKET_NAME.test(entry.name))
+      .map((entry) => entry.name)
+      .sort();
   }
 
   async registerRoute(route: TenantRoute): Promise<{ url: string }> {
@@ -112,7 +130,12 @@ export class LocalEdge implements EdgePort {
     return undefined;
   }
 
-  listRoutes(): TenantRoute[] {
+  async listRoutes(): Promise<TenantRoute[]> {
+    return this.currentRoutes();
+  }
+
+  /** Every route, by host label, for the front door (synchronous: routes are in memory). */
+  currentRoutes(): TenantRoute[] {
     return [...this.routes.values()].sort((a, b) => a.hostLabel.localeCompare(b.hostLabel));
   }
 
@@ -148,7 +171,7 @@ export class LocalEdge implements EdgePort {
       const path = this.routesPath();
       const temporary = `${path}.${process.pid}.tmp`;
       await mkdir(join(this.stateDir, 'edge'), { recursive: true });
-      await writeFile(temporary, `${JSON.stringify({ routes: this.listRoutes() }, null, 2)}\n`);
+      await writeFile(temporary, `${JSON.stringify({ routes: this.currentRoutes() }, null, 2)}\n`);
       await rename(temporary, path);
     };
     this.saving = this.saving.then(write, write);

@@ -15,6 +15,7 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 1_000;
 const COMMAND_TIMEOUT_MS = 5_000;
 
 const USER_NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
+const USER_NAME_PREFIX = /^[a-z0-9-]{0,40}$/;
 const PATTERN = /^t:[a-z0-9][a-z0-9-]{0,63}:\*$/;
 /** Base64, base64url and hex all fit; no whitespace, so one password is always one rule. */
 const PASSWORD = /^[A-Za-z0-9._~+/=-]{16,128}$/;
@@ -131,6 +132,12 @@ export class RedisCacheUsers implements CacheUsersPort, NoticesPort {
     checkUserName(userName);
     const user = await this.run((client) => client.call('ACL', 'GETUSER', userName));
     return user !== null;
+  }
+
+  async listUsers(prefix: string): Promise<string[]> {
+    check('prefix', prefix, USER_NAME_PREFIX, 'the start of a user name (up to 40 lowercase letters, digits or hyphens)');
+    const users = await this.run((client) => client.call('ACL', 'USERS'));
+    return (users as string[]).filter((name) => name.startsWith(prefix)).sort();
   }
 
   /** Notices go over the same Redis, as the server's admin: PUBLISH reaches the tenant's subscribed runtime. */

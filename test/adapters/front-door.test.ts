@@ -252,3 +252,33 @@ describe('front door', () => {
     }
   });
 });
+
+describe('LocalEdge listing', () => {
+  let scratch: string;
+
+  beforeAll(async () => {
+    scratch = await mkdtemp(join(tmpdir(), 'hp-edge-list-'));
+  });
+
+  afterAll(async () => {
+    await rm(scratch, { recursive: true, force: true });
+  });
+
+  it('lists every route by host label, and the asset stores whose names start with a prefix', async () => {
+    const edge = new LocalEdge({ stateDir: scratch, port: () => 8080 });
+    expect(await edge.listRoutes()).toEqual([]);
+    expect(await edge.listStaticAssets('hp-dev-')).toEqual([]);
+    const zeta = { tenantId: 'zeta', hostLabel: 'zeta', endpoint: '127.0.0.1:1234', assetsBucket: 'hp-dev-local-zeta-assets' };
+    const alpha = { tenantId: 'alpha', hostLabel: 'alpha', endpoint: '127.0.0.1:1235', assetsBucket: 'hp-dev-local-alpha-assets' };
+    await edge.registerRoute(zeta);
+    await edge.registerRoute(alpha);
+    for (const bucket of [zeta.assetsBucket, alpha.assetsBucket, 'hp-prod-local-zeta-assets']) await edge.ensureStaticAssets(bucket);
+    await writeFile(join(scratch, 'assets', 'hp-dev-stray-file'), 'not a store');
+
+    expect(await edge.listRoutes()).toEqual([alpha, zeta]);
+    expect(await new LocalEdge({ stateDir: scratch, port: () => 8080 }).listRoutes()).toEqual([alpha, zeta]);
+    expect(await edge.listStaticAssets('hp-dev-')).toEqual([alpha.assetsBucket, zeta.assetsBucket]);
+    expect(await edge.listStaticAssets('')).toEqual([alpha.assetsBucket, zeta.assetsBucket, 'hp-prod-local-zeta-assets']);
+    await expect(edge.listStaticAssets('../')).rejects.toThrow('prefix');
+  });
+});

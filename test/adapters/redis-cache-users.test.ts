@@ -210,3 +210,39 @@ describe('RedisCacheUsers', () => {
     }
   });
 });
+
+describe('RedisCacheUsers.listUsers', () => {
+  const cacheUsers = new RedisCacheUsers({ url: TEST_REDIS_URL });
+  const ours = uniqueEnvironment('l');
+  const theirs = uniqueEnvironment('m');
+  const specs = [tenantSpec(`one${ours}`), tenantSpec(`two${ours}`)].map((spec) => ({ ...spec, userName: spec.userName.replace(`hp-${environment}-`, `hp-${ours}-`) }));
+  const other = { ...tenantSpec(`one${theirs}`), userName: `hp-${theirs}-local-one${theirs}` };
+
+  afterAll(async () => {
+    try {
+      for (const spec of [...specs, other]) await cacheUsers.deleteUser(spec.userName);
+    } finally {
+      await cacheUsers.close();
+    }
+  });
+
+  it('lists the users whose names start with the prefix, sorted, and only those', async () => {
+    for (const spec of [...specs].reverse()) await cacheUsers.ensureUser(spec);
+    await cacheUsers.ensureUser(other);
+
+    const listed = await cacheUsers.listUsers(`hp-${ours}-`);
+
+    expect(listed).toEqual(specs.map((spec) => spec.userName).sort());
+    expect(await cacheUsers.listUsers(`hp-${uniqueEnvironment('n')}-`)).toEqual([]);
+  });
+
+  it('refuses a prefix that is not the start of a user name, and throws a TransientError when no Redis is there', async () => {
+    const unreachable = new RedisCacheUsers({ url: `redis://127.0.0.1:${await freeLoopbackPort()}` });
+    try {
+      expect(await errorOf(() => cacheUsers.listUsers('hp-* on'))).toBeInstanceOf(ValidationError);
+      expect(await errorOf(() => unreachable.listUsers('hp-'))).toBeInstanceOf(TransientError);
+    } finally {
+      await unreachable.close();
+    }
+  });
+});

@@ -37,8 +37,8 @@ describe('ControlPlaneStack', () => {
     return found[0]!;
   };
 
-  it('builds the provision and the deploy state machines', () => {
-    expect(Object.keys(machines).map((id) => id.replace(/StateMachine.*$/, '')).sort()).toEqual(['Deploy', 'Provision']);
+  it('builds the provision, deploy and deprovision state machines', () => {
+    expect(Object.keys(machines).map((id) => id.replace(/StateMachine.*$/, '')).sort()).toEqual(['Deploy', 'Deprovision', 'Provision']);
   });
 
   it('lets provision run deploy to completion (startExecution.sync) and nothing more of it', () => {
@@ -78,7 +78,7 @@ describe('ControlPlaneStack', () => {
     expect(template.findResources('AWS::Logs::LogGroup', { Properties: { RetentionInDays: 30 } })).toHaveProperty([logGroup.asString()]);
   });
 
-  describe.each(['Provision', 'Deploy'])('the %s state machine', (name) => {
+  describe.each(['Provision', 'Deploy', 'Deprovision'])('the %s state machine', (name) => {
   let stateMachine: CfnResource;
   beforeAll(() => {
     stateMachine = machine(name)[1];

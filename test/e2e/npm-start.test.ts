@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -12,12 +12,13 @@ import { TEST_REDIS_URL, uniqueEnvironment } from '../support/services.js';
 
 const repositoryRoot = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', '..');
 
-function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
+function run(command: string, args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: repositoryRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd: repositoryRoot, env, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    if (input !== undefined) child.stdin!.end(input);
     let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, output }));
   });
@@ -145,6 +146,31 @@ describe('npm start, end to end', () => {
     const bad = new pg.Client({ host, port: Number(port), user: username, password: `${password}x`, database: dbname });
     bad.on('error', () => undefined);
     await expect(bad.connect()).rejects.toThrow(/password authentication failed/);
+  });
+
+  it('backs the tenant up, exports it as CSV, and deletes it only once its id is typed again', async () => {
+    const cli = (args: string[], input?: string) => run(process.execPath, ['bin/hostplane.js', ...args], env, input);
+    const backedUp = await cli(['tenants', 'backup', 'shop']);
+    expect(backedUp.output).toMatch(/^backup bk-\S+ of shop: 1 row\(s\) in 2 entities/);
+    expect(backedUp.code).toBe(0);
+
+    const out = join(stateDir, 'export');
+    const exported = await cli(['tenants', 'export', 'shop', '--out', out]);
+    expect(exported.code).toBe(0);
+    expect((await readFile(join(out, 'book.csv'), 'utf8')).split(/\r?\n/)[1]).toMatch(/^1,Dune,/);
+
+    const refused = await cli(['tenants', 'delete', 'shop'], 'shpo\n');
+    expect(refused.code).toBe(1);
+    expect(refused.output).toContain('not deleted: "shpo" is not shop');
+    expect((await api(apiUrl, 'GET', '/tenants/shop')).body).toMatchObject({ status: 'ACTIVE' });
+
+    const deleted = await cli(['tenants', 'delete', 'shop'], 'shop\n');
+    expect(deleted.output).toContain('✓ RemoveTenantDatabase');
+    expect(deleted.output).toContain('shop is DELETED');
+    expect(deleted.code).toBe(0);
+    const listed = await cli(['tenants', 'backups', 'shop']);
+    expect(listed.output).toMatch(/final\s+Bookshop\s+1\s/);
+    expect(listed.output).toMatch(/manual\s+Bookshop\s+1\s/);
   });
 
   it('refuses a bad tenant id with a one-line message and a non-zero exit', async () => {

@@ -19,6 +19,14 @@ describe('the tenant status model', () => {
     expect(canTransition('DELETED', 'ACTIVE')).toBe(false);
   });
 
+  it('leaves a failed deprovision to be run again, and to nothing else', () => {
+    expect(canTransition('DEPROVISIONING', 'DEPROVISION_FAILED')).toBe(true);
+    expect(canTransition('DEPROVISION_FAILED', 'DEPROVISIONING')).toBe(true);
+    expect(canTransition('DEPROVISIONING', 'FAILED')).toBe(false);
+    expect(canTransition('DEPROVISION_FAILED', 'PROVISIONING')).toBe(false);
+    expect(sourcesOf('DEPROVISIONING').sort()).toEqual(['ACTIVE', 'DEPROVISION_FAILED', 'FAILED']);
+  });
+
   it('names the sources of a status', () => {
     expect(sourcesOf('PROVISIONING').sort()).toEqual(['ACTIVE', 'FAILED', 'REQUESTED']);
   });

@@ -1,0 +1,84 @@
+import { tenantResourceNames, type TenantResourceNames } from '../domain/naming.js';
+import { tenantIdSchema } from '../domain/tenant-id.js';
+import type { Ports } from '../ports/index.js';
+import type { SqlPort } from '../ports/sql.js';
+import { removeTenantCacheUser } from '../provision/tenant-cache-user.js';
+import { removeTenantDatabase } from '../provision/tenant-database.js';
+import { describeCaughtError } from '../provision/workflow-input.js';
+import { TenantRegistry } from '../registry/tenant-registry.js';
+import type { DeprovisionExecutionInput, DeprovisionFailureInput, DeprovisionTarget, RemovalStepInput } from './deprovision-input.js';
+
+/** MarkDeprovisioning: the tenant becomes DEPROVISIONING (a retry finds it so already) and its resource names are gathered. */
+export async function markDeprovisioning(input: DeprovisionExecutionInput, sql: SqlPort, environment: string): Promise<DeprovisionTarget> {
+  return TenantRegistry.inTransaction(sql, async (registry) => {
+    const tenant = await registry.requireTenant(input.tenantId);
+    if (tenant.status !== 'DEPROVISIONING') await registry.transition(input.tenantId, 'DEPROVISIONING', { lastError: null });
+    const tenantId = tenantIdSchema.parse(input.tenantId);
+    const names = tenant.plan?.names ?? (tenant.cell ? tenantResourceNames({ environment, cell: tenant.cell }, tenantId) : null);
+    return { tenantId, names };
+  });
+}
+
+export type RemovableResource = 'route' | 'compute' | 'static assets' | 'cache user' | 'database' | 'secrets' | 'app files';
+
+type RemovalPorts = Pick<Ports, 'sql' | 'secrets' | 'cacheUsers' | 'compute' | 'edge' | 'appFiles'>;
+
+/** Each removal, delete-if-present: says whether there was something to remove. */
+const REMOVALS: Readonly<Record<RemovableResource, (names: TenantResourceNames, ports: RemovalPorts) => Promise<boolean>>> = {
+  route: (names, ports) => ports.edge.removeRoute(names.hostLabel),
+  compute: (names, ports) => ports.compute.removeService(names.computeService),
+  'static assets': (names, ports) => ports.edge.removeStaticAssets(names.assetsBucket),
+  'cache user': (names, ports) => removeTenantCacheUser(names, ports.cacheUsers, ports.secrets),
+  database: (names, ports) => removeTenantDatabase(names, ports.sql, ports.secrets),
+  secrets: async (names, ports) => {
+    const prefix = names.databaseSecret.slice(0, names.databaseSecret.lastIndexOf('/') + 1);
+    let removed = false;
+    for (const name of await ports.secrets.list(prefix)) removed = (await ports.secrets.delete(name)) || removed;
+    return removed;
+  },
+  'app files': (names, ports) => ports.appFiles.removeFolder(names.appFilesFolder),
+};
+
+/** One removal step of the deprovision machine. Nothing there is not a failure: the step says so. */
+export async function removeTenantResource(
+  resource: RemovableResource,
+  input: RemovalStepInput,
+  ports: RemovalPorts,
+): Promise<{ status: 'removed' | 'skipped'; skipped?: string }> {
+  const { names } = input.tenant;
+  if (!names) return { status: 'skipped', skipped: 'the tenant was never planned, so it has no resources' };
+  return (await REMOVALS[resource](names, ports)) ? { status: 'removed' } : { status: 'skipped', skipped: `no ${resource} (already gone)` };
+}
+
+/** MarkTenantDeleted: the tenant is DELETED (its id free again), the operation SUCCEEDED. A retry changes nothing. */
+export async function markTenantDeleted(input: RemovalStepInput, sql: SqlPort): Promise<{ status: 'done' }> {
+  await TenantRegistry.inTransaction(sql, async (registry) => {
+    const tenant = await registry.requireTenant(input.tenant.tenantId);
+    if (tenant.status !== 'DELETED') await registry.transition(input.tenant.tenantId, 'DELETED', { lastError: null });
+    await registry.clearServing(input.tenant.tenantId);
+    if (await registry.finishOperation(input.operationId, 'SUCCEEDED')) {
+      const operation = await registry.getOperation(input.operationId);
+      await registry.audit({
+        actor: operation?.requestedBy ?? 'hostplane',
+        action: 'tenant.deprovision.succeeded',
+        tenantId: input.tenant.tenantId,
+        operationId: input.operationId,
+      });
+    }
+  });
+  return { status: 'done' };
+}
+
+/** MarkDeprovisionFailed: the tenant is DEPROVISION_FAILED with the step that failed and why; running deprovision again finishes the job. */
+export async function markDeprovisionFailed(input: DeprovisionFailureInput, sql: SqlPort): Promise<{ status: 'done'; reason: string }> {
+  const why = input.error ? describeCaughtError(input.error) : 'unknown error';
+  const reason = input.failedState ? `${input.failedState}: ${why}` : why;
+  await TenantRegistry.inTransaction(sql, async (tx) => {
+    const tenant = await tx.getTenant(input.tenantId, { forUpdate: true });
+    if (tenant?.status === 'DEPROVISIONING') await tx.transition(input.tenantId, 'DEPROVISION_FAILED', { lastError: reason });
+    if (await tx.finishOperation(input.operationId, 'FAILED', reason)) {
+      await tx.audit({ actor: 'hostplane', action: 'tenant.deprovision.failed', tenantId: input.tenantId, operationId: input.operationId, detail: { reason } });
+    }
+  });
+  return { status: 'done', reason };
+}

@@ -1,0 +1,22 @@
+import middy from '@middy/core';
+import { takeBackup } from '../backup/take-backup.js';
+import type { RemovalStepInput } from '../deprovision/deprovision-input.js';
+import { trackStep } from '../middleware/track-step.js';
+import { ports } from '../ports/index.js';
+import type { OperationRecord } from '../registry/records.js';
+import { TenantRegistry } from '../registry/tenant-registry.js';
+
+type FinalBackup = { backupId: string; rows: number; bytes: number } | { skipped: string };
+
+/** BackupTenant (deprovision): the final backup, kept for the retention period; skipped when there is no database left. */
+export async function backupTenantStep(event: RemovalStepInput): Promise<FinalBackup> {
+  const all = ports();
+  const operation: OperationRecord | undefined = await new TenantRegistry(all.sql).getOperation(event.operationId);
+  const backup = await takeBackup(
+    { tenantId: event.tenant.tenantId, reason: 'final', operationId: event.operationId, requestedBy: operation?.requestedBy ?? 'hostplane' },
+    all,
+  );
+  return backup ? { backupId: backup.backupId, rows: backup.rows, bytes: backup.bytes } : { skipped: 'the tenant has no database to back up' };
+}
+
+export const handler = middy<RemovalStepInput, FinalBackup>().use(trackStep('BackupTenant')).handler(backupTenantStep);
