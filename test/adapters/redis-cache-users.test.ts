@@ -90,7 +90,8 @@ describe('RedisCacheUsers', () => {
       await pollUntil(() => (received.length > 0 ? true : undefined), { what: 'the notice' });
       expect(received).toEqual([`t:${a}:deploy release-1`]);
     } finally {
-      subscriber.disconnect();
+      // Leaves the subscription (afterAll disconnects every tenant client once).
+      await subscriber.unsubscribe();
     }
   });
 
