@@ -1,3 +1,4 @@
+import { ConflictError } from '../domain/errors.js';
 import { tenantResourceNames, type TenantResourceNames } from '../domain/naming.js';
 import { tenantIdSchema } from '../domain/tenant-id.js';
 import type { Ports } from '../ports/index.js';
@@ -12,7 +13,16 @@ import type { DeprovisionExecutionInput, DeprovisionFailureInput, DeprovisionTar
 export async function markDeprovisioning(input: DeprovisionExecutionInput, sql: SqlPort, environment: string): Promise<DeprovisionTarget> {
   return TenantRegistry.inTransaction(sql, async (registry) => {
     const tenant = await registry.requireTenant(input.tenantId);
-    if (tenant.status !== 'DEPROVISIONING') await registry.transition(input.tenantId, 'DEPROVISIONING', { lastError: null });
+    const operation = await registry.getOperation(input.operationId);
+    const alreadyDone = operation?.status === 'SUCCEEDED' && tenant.status === 'DELETED';
+    if (operation && operation.status !== 'RUNNING' && !alreadyDone) {
+      // The input of an operation that ended: the tenant may have been provisioned again since.
+      throw new ConflictError(`operation ${input.operationId} already ended (${operation.status}); nothing of ${input.tenantId} is removed`, {
+        operationId: input.operationId,
+      });
+    }
+    // Run again after it succeeded: every removal finds nothing, and the tenant stays DELETED.
+    if (!alreadyDone && tenant.status !== 'DEPROVISIONING') await registry.transition(input.tenantId, 'DEPROVISIONING', { lastError: null });
     const tenantId = tenantIdSchema.parse(input.tenantId);
     const names = tenant.plan?.names ?? (tenant.cell ? tenantResourceNames({ environment, cell: tenant.cell }, tenantId) : null);
     return { tenantId, names };

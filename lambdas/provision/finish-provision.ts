@@ -35,6 +35,12 @@ export async function compensateProvision(
   input: ProvisionFailureInput,
   ports: Pick<Ports, 'sql' | 'secrets' | 'cacheUsers' | 'compute' | 'edge' | 'appFiles' | 'config'>,
 ): Promise<RemovalReport & { skipped?: string }> {
+  // Only a run whose operation is still open may remove anything: an execution started again with
+  // the input of an operation that already ended must never tear down the tenant that one made.
+  const operation = await new TenantRegistry(ports.sql).getOperation(input.operationId);
+  if (operation && operation.status !== 'RUNNING') {
+    return { removed: [], skipped: `operation ${operation.operationId} already ended (${operation.status}), so nothing was removed` };
+  }
   const names = input.plan?.names ?? (await namesFromRegistry(input, ports));
   if (!names) return { removed: [], skipped: 'the tenant was never planned, so nothing of it exists' };
   return removeTenantResources(names, ports);
@@ -54,7 +60,8 @@ export async function markProvisionFailed(input: ProvisionFailureInput, sql: Sql
   const reason = firstFailure(input);
   await TenantRegistry.inTransaction(sql, async (registry) => {
     const operation = await registry.getOperation(input.operationId);
-    if (!operation) return;
+    // An operation that already ended (a run started again with its input) is left as it ended.
+    if (operation?.status !== 'RUNNING') return;
     const tenant = await registry.getTenant(operation.tenantId, { forUpdate: true });
     if (tenant && tenant.status !== 'FAILED') {
       await registry.transition(operation.tenantId, 'FAILED', { lastError: reason });

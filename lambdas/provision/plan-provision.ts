@@ -1,4 +1,4 @@
-import { PermanentError } from '../domain/errors.js';
+import { ConflictError, PermanentError } from '../domain/errors.js';
 import { parseProvisionRequest, placeTenant, planTenant, type TenantPlan } from '../domain/tenant-plan.js';
 import type { PlatformConfig } from '../ports/index.js';
 import type { SqlPort } from '../ports/sql.js';
@@ -13,6 +13,12 @@ import type { ProvisionExecutionInput } from './workflow-input.js';
 export async function planProvision(input: ProvisionExecutionInput, sql: SqlPort, config: PlatformConfig): Promise<TenantPlan> {
   const request = parseProvisionRequest(input.request);
   return TenantRegistry.inTransaction(sql, async (registry) => {
+    const operation = await registry.getOperation(input.operationId);
+    if (operation && operation.status !== 'RUNNING') {
+      throw new ConflictError(`operation ${input.operationId} already ended (${operation.status}); a provision runs under an open operation`, {
+        operationId: input.operationId,
+      });
+    }
     const tenant = await registry.getTenant(request.tenantId, { forUpdate: true });
     if (!tenant) throw new PermanentError(`no tenant ${request.tenantId} was requested`);
     const occupancy = await registry.countTenantsByCell();
