@@ -51,6 +51,7 @@ export function registerStartCommand(program: Command, parsePort: (value: string
           '',
           'In another terminal:',
           `  npx hostplane tenants create acme --tier pooled && curl http://acme.localhost:${controlPlane.edgePort}/`,
+          `  npx hostplane deploy acme lambdas/app-definition/examples/bookshop.json --allow-destructive`,
           '',
           'Ctrl-C stops it; tenants, data and secrets are kept for the next start.',
         ].join('\n'),

@@ -12,7 +12,7 @@ const client = apiClientFor;
 
 /** Registers `tenants …` and `operations show`; returns the `tenants` command so others can add to it. */
 export function registerTenantCommands(program: Command): Command {
-  const tenants = program.command('tenants').description('create, list and inspect tenants');
+  const tenants = program.command('tenants').description('create, inspect, back up, restore and delete tenants');
 
   tenants
     .command('create')
