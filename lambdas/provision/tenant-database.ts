@@ -46,6 +46,9 @@ export async function ensureTenantDatabase(
   } else {
     await ignoring(DUPLICATE_OBJECT, () => sql.query(`CREATE ROLE ${quoteIdent(role)} ${roleOptions}`));
   }
+  // An admin login that is not a superuser (RDS, Aurora, a CREATEDB CREATEROLE login) must be a
+  // member of the tenant's role to make it own the schema and to run migrations as it (SET ROLE).
+  await sql.query(`GRANT ${quoteIdent(role)} TO CURRENT_USER`);
 
   const databaseExists = (await sql.query('SELECT 1 FROM pg_database WHERE datname = :database', { database })).rowCount > 0;
   if (!databaseExists) {
