@@ -11,6 +11,7 @@ import { FUNCTIONS, functionOfPlaceholder } from '../lambdas/functions.js';
 import type { FunctionName } from '../lambdas/functions.js';
 import { START_EXECUTION_SYNC, stateMachineSubstitution, workflowOfPlaceholder, type WorkflowName } from '../lambdas/ports/workflows.js';
 import { HostplaneFunction, REPOSITORY_ROOT } from './hostplane-function.js';
+import { PlatformEventRules } from './platform-event-rules.js';
 
 export const STATEMACHINES_DIR = join(REPOSITORY_ROOT, 'statemachines');
 
@@ -31,13 +32,15 @@ export interface ControlPlaneStateMachines {
  * deploy and deprovision state machines from `statemachines/*.asl.json`, each allowed to invoke
  * exactly the Lambdas its Tasks name (and provision to run deploy to completion).
  *
- * Not here yet: the API Gateway REST API, Cognito, the EventBridge rules and the cell (platform)
+ * The EventBridge rules (ended executions, app definition changed, the drift schedule) are in
+ * `PlatformEventRules`. Not here yet: the API Gateway REST API, Cognito and the cell (platform)
  * stack; they come with the AWS issue, as do the cloud adapters. Until then a deployed handler
  * stops at `ports()` ("Hostplane ports are not configured").
  */
 export class ControlPlaneStack extends Stack {
   public readonly functions: Readonly<Record<FunctionName, HostplaneFunction>>;
   public readonly stateMachines: ControlPlaneStateMachines;
+  public readonly eventRules: PlatformEventRules;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     super(scope, id, props);
@@ -54,6 +57,12 @@ export class ControlPlaneStack extends Stack {
       provision: this.aslStateMachine('Provision', provision, `/aws/vendedlogs/states/hostplane-${environment}-provision`, { deploy: deployMachine }),
       deprovision: this.aslStateMachine('Deprovision', deprovision, `/aws/vendedlogs/states/hostplane-${environment}-deprovision`, {}),
     };
+    this.eventRules = new PlatformEventRules(this, 'EventRules', {
+      executionStatusChanged: this.functions.ExecutionStatusChanged,
+      appDefinitionChanged: this.functions.AppDefinitionChanged,
+      reconcileTenants: this.functions.ReconcileTenants,
+      stateMachines: Object.values(this.stateMachines),
+    });
   }
 
   /**

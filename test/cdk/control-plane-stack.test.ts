@@ -78,6 +78,41 @@ describe('ControlPlaneStack', () => {
     expect(template.findResources('AWS::Logs::LogGroup', { Properties: { RetentionInDays: 30 } })).toHaveProperty([logGroup.asString()]);
   });
 
+  /** The logical id of the Lambda bundled from `entry`. */
+  const lambdaOf = (entry: string) => Object.entries(lambdas).find(([, fn]) => fn.Properties['Description'] === entry)![0];
+
+  it('closes the operation of an execution of its machines that failed, timed out or was aborted', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: {
+          status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
+          stateMachineArn: Match.arrayWith(Object.keys(machines).map((id) => ({ Ref: id }))),
+        },
+      },
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [lambdaOf(FUNCTIONS.ExecutionStatusChanged), 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 4 } })],
+    });
+  });
+
+  it('deploys an "App Definition Changed" event, and checks for drift every hour without fixing it', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['hostplane.apps'], 'detail-type': ['App Definition Changed'] },
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [lambdaOf(FUNCTIONS.AppDefinitionChanged), 'Arn'] } })],
+    });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 hour)',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [lambdaOf(FUNCTIONS.ReconcileTenants), 'Arn'] }, Input: JSON.stringify({ fix: false }) })],
+    });
+    for (const entry of [FUNCTIONS.ExecutionStatusChanged, FUNCTIONS.AppDefinitionChanged, FUNCTIONS.ReconcileTenants]) {
+      template.hasResourceProperties('AWS::Lambda::Permission', {
+        Action: 'lambda:InvokeFunction',
+        Principal: 'events.amazonaws.com',
+        FunctionName: { 'Fn::GetAtt': [lambdaOf(entry), 'Arn'] },
+      });
+    }
+  });
+
   describe.each(['Provision', 'Deploy', 'Deprovision'])('the %s state machine', (name) => {
   let stateMachine: CfnResource;
   beforeAll(() => {
