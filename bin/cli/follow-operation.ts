@@ -20,6 +20,7 @@ export async function followOperation(
 ): Promise<OperationView> {
   const shown = new Map<number, string>();
   const deadline = Date.now() + timeoutMs;
+  let settleDeadline: number | undefined;
   for (;;) {
     const { body: operation } = await client.expect<OperationView>('GET', `/operations/${operationId}`);
     (operation.states ?? []).forEach((step, i) => {
@@ -32,7 +33,10 @@ export async function followOperation(
       }
       shown.set(i, step.status);
     });
-    if (operation.status !== 'RUNNING') return operation;
+    // The last step closes the operation a moment before its own step is recorded as ended: wait
+    // briefly for that record so the last state is shown with its outcome.
+    const settling = operation.status !== 'RUNNING' && (operation.states ?? []).some((step) => step.status === 'RUNNING');
+    if (operation.status !== 'RUNNING' && (!settling || Date.now() > (settleDeadline ??= Date.now() + 2_000))) return operation;
     if (Date.now() > deadline) throw new Error(`operation ${operationId} still running after ${timeoutMs / 1000} s`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }

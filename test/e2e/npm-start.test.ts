@@ -167,6 +167,7 @@ describe('npm start, end to end', () => {
     const deleted = await cli(['tenants', 'delete', 'shop'], 'shop\n');
     expect(deleted.output).toContain('✓ RemoveTenantDatabase');
     expect(deleted.output).toContain('shop is DELETED');
+    expect(deleted.output).toMatch(/✓ MarkTenantDeleted \(\d+ ms\)/);
     expect(deleted.code).toBe(0);
     const listed = await cli(['tenants', 'backups', 'shop']);
     expect(listed.output).toMatch(/final\s+Bookshop\s+1\s/);
