@@ -207,6 +207,20 @@ describe('the deploy state machine, run by the local engine with the production 
     expect((await operationEnded(first.body.operationId)).status).toBe('SUCCEEDED');
   });
 
+  it('answers a replayed Idempotency-Key with the first deployment, and the same key with another body with 409', async () => {
+    const key = { 'Idempotency-Key': `redeploy-${tenant}` };
+    const body = { definition: bookshop, allowDestructive: true };
+    const first = await api(cp.apiUrl, 'POST', `/tenants/${tenant}/deployments`, body, key);
+    const replay = await api(cp.apiUrl, 'POST', `/tenants/${tenant}/deployments`, body, key);
+    expect(first.status).toBe(202);
+    expect(replay.status).toBe(200);
+    expect(replay.body.deploymentId).toBe(first.body.deploymentId);
+    const other = await api(cp.apiUrl, 'POST', `/tenants/${tenant}/deployments`, { definition: bookshopWith({ extra: [ISBN] }) }, key);
+    expect(other.status).toBe(409);
+    expect(other.body.operationId).toBe(first.body.operationId);
+    expect((await operationEnded(first.body.operationId)).status).toBe('SUCCEEDED');
+  });
+
   it('deploys on an "App Definition Changed" event, with no person in the loop', async () => {
     const definition = bookshopWith({ extra: [{ name: 'subtitle', type: 'string' }] });
     await cp.ports.events.publish({
