@@ -92,15 +92,24 @@ export function registerTenantCommands(program: Command): Command {
 
   tenants
     .command('show')
-    .description('one tenant and its operations')
+    .description('one tenant: its app, its operations, its latest backup')
     .argument('<tenant-id>')
     .option('--json', 'print JSON')
     .action(async (tenantId: string, options: { json?: boolean }, command: Command) => {
-      const { body: t } = await client(command).expect<TenantView>('GET', `/tenants/${encodeURIComponent(tenantId)}`);
+      const api = client(command);
+      const path = `/tenants/${encodeURIComponent(tenantId)}`;
+      const { body: t } = await api.expect<TenantView>('GET', path);
       if (options.json) return print(JSON.stringify(t, null, 2));
+      const [{ body: deployments }, { body: backups }] = await Promise.all([
+        api.expect<{ items: { app: string; status: string; releaseId: string | null }[] }>('GET', `${path}/deployments`),
+        api.expect<{ items: { backupId: string; reason: string; createdAt: string }[] }>('GET', `${path}/backups`),
+      ]);
+      const serving = deployments.items.find((d) => d.status === 'SUCCEEDED' && d.releaseId === t.version);
+      const latestBackup = backups.items[0];
       print(`${t.tenantId} (${t.displayName})  ${t.status}  tier ${t.tier}  cell ${t.cell ?? '-'}`);
       print(`  url      ${t.url ?? '-'}`);
-      print(`  version  ${t.version ?? '-'}`);
+      print(`  version  ${t.version ?? '-'}${serving ? `  (${serving.app})` : ''}`);
+      print(`  backup   ${latestBackup ? `${latestBackup.backupId} (${latestBackup.reason}, ${localTime(latestBackup.createdAt)}), ${backups.items.length} in all` : 'none yet'}`);
       print(`  created  ${localTime(t.createdAt)}   updated ${localTime(t.updatedAt)}`);
       if (t.lastError) print(`  error    ${t.lastError}`);
       for (const op of t.operations ?? []) print(`  ${op.kind.padEnd(12)} ${op.status.padEnd(10)} ${localTime(op.startedAt)}  ${op.operationId}`);

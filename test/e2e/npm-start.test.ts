@@ -169,6 +169,10 @@ describe('npm start, end to end', () => {
     expect(deleted.output).toContain('shop is DELETED');
     expect(deleted.output).toMatch(/✓ MarkTenantDeleted \(\d+ ms\)/);
     expect(deleted.code).toBe(0);
+    const shown = await cli(['tenants', 'show', 'shop']);
+    expect(shown.output).toMatch(/shop \(The Shop\)\s+DELETED/);
+    // The manual one, the one the export took, and the final one.
+    expect(shown.output).toMatch(/backup\s+bk-\S+ \(final, .*\), 3 in all/);
     const listed = await cli(['tenants', 'backups', 'shop']);
     expect(listed.output).toMatch(/final\s+Bookshop\s+1\s/);
     expect(listed.output).toMatch(/manual\s+Bookshop\s+1\s/);
