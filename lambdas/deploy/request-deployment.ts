@@ -1,7 +1,8 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { parseAppDefinition } from '../app-definition/app-definition-schema.js';
 import { ConflictError, errorMessage, NotFoundError, ValidationError } from '../domain/errors.js';
+import { checkIdempotencyKey, requestHashOf } from '../domain/idempotency.js';
 import { tenantIdSchema } from '../domain/tenant-id.js';
 import { parseOrThrow } from '../domain/validation.js';
 import type { SqlPort } from '../ports/sql.js';
@@ -30,7 +31,6 @@ const deployRequestSchema = z.strictObject({
 });
 
 const DEPLOYMENT_ID = /^dep-[0-9a-f-]{36}$/;
-const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 export function newDeploymentId(): string {
   return `dep-${randomUUID()}`;
@@ -52,7 +52,7 @@ export async function requestDeployment(
   const request = parseOrThrow(deployRequestSchema, body);
   const definition = parseAppDefinition(request.definition);
   checkIdempotencyKey(options.idempotencyKey);
-  const requestHash = hashOf({ tenantId, definition, allowDestructive: request.allowDestructive });
+  const requestHash = requestHashOf({ tenantId, definition, allowDestructive: request.allowDestructive });
   const replayed = await replayIfKnown(sql, options.idempotencyKey, requestHash);
   if (replayed) return replayed;
 
@@ -89,7 +89,7 @@ export async function requestRollback(
   const tenantId = parseOrThrow(tenantIdSchema, tenantIdParam, 'id');
   if (!DEPLOYMENT_ID.test(deploymentId)) throw new ValidationError('deploymentId', 'is not a deployment id (dep-<uuid>)');
   checkIdempotencyKey(options.idempotencyKey);
-  const requestHash = hashOf({ tenantId, rollbackOf: deploymentId });
+  const requestHash = requestHashOf({ tenantId, rollbackOf: deploymentId });
   const replayed = await replayIfKnown(sql, options.idempotencyKey, requestHash);
   if (replayed) return replayed;
 
@@ -210,14 +210,6 @@ function notActive(tenantId: string, status: string | undefined): ConflictError 
     tenantId,
     status: status ?? 'unknown',
   });
-}
-
-function checkIdempotencyKey(key: string | undefined): void {
-  if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) throw new ValidationError('Idempotency-Key', 'must be 1-128 letters, digits or . _ : -');
-}
-
-function hashOf(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('hex');
 }
 
 async function replayIfKnown(sql: SqlPort, idempotencyKey: string | undefined, requestHash: string): Promise<DeploymentRequested | undefined> {

@@ -1,10 +1,8 @@
 import { ConflictError } from '../domain/errors.js';
-import { tenantResourceNames, type TenantResourceNames } from '../domain/naming.js';
+import { tenantResourceNames } from '../domain/naming.js';
 import { tenantIdSchema } from '../domain/tenant-id.js';
-import type { Ports } from '../ports/index.js';
 import type { SqlPort } from '../ports/sql.js';
-import { removeTenantCacheUser } from '../provision/tenant-cache-user.js';
-import { removeTenantDatabase } from '../provision/tenant-database.js';
+import { TENANT_RESOURCE_REMOVALS, type RemovableResource, type RemovalPorts } from '../provision/remove-tenant-resources.js';
 import { describeCaughtError } from '../provision/workflow-input.js';
 import { TenantRegistry } from '../registry/tenant-registry.js';
 import type { DeprovisionExecutionInput, DeprovisionFailureInput, DeprovisionTarget, RemovalStepInput } from './deprovision-input.js';
@@ -29,26 +27,6 @@ export async function markDeprovisioning(input: DeprovisionExecutionInput, sql: 
   });
 }
 
-export type RemovableResource = 'route' | 'compute' | 'static assets' | 'cache user' | 'database' | 'secrets' | 'app files';
-
-type RemovalPorts = Pick<Ports, 'sql' | 'secrets' | 'cacheUsers' | 'compute' | 'edge' | 'appFiles'>;
-
-/** Each removal, delete-if-present: says whether there was something to remove. */
-const REMOVALS: Readonly<Record<RemovableResource, (names: TenantResourceNames, ports: RemovalPorts) => Promise<boolean>>> = {
-  route: (names, ports) => ports.edge.removeRoute(names.hostLabel),
-  compute: (names, ports) => ports.compute.removeService(names.computeService),
-  'static assets': (names, ports) => ports.edge.removeStaticAssets(names.assetsBucket),
-  'cache user': (names, ports) => removeTenantCacheUser(names, ports.cacheUsers, ports.secrets),
-  database: (names, ports) => removeTenantDatabase(names, ports.sql, ports.secrets),
-  secrets: async (names, ports) => {
-    const prefix = names.databaseSecret.slice(0, names.databaseSecret.lastIndexOf('/') + 1);
-    let removed = false;
-    for (const name of await ports.secrets.list(prefix)) removed = (await ports.secrets.delete(name)) || removed;
-    return removed;
-  },
-  'app files': (names, ports) => ports.appFiles.removeFolder(names.appFilesFolder),
-};
-
 /** One removal step of the deprovision machine. Nothing there is not a failure: the step says so. */
 export async function removeTenantResource(
   resource: RemovableResource,
@@ -57,7 +35,7 @@ export async function removeTenantResource(
 ): Promise<{ status: 'removed' | 'skipped'; skipped?: string }> {
   const { names } = input.tenant;
   if (!names) return { status: 'skipped', skipped: 'the tenant was never planned, so it has no resources' };
-  return (await REMOVALS[resource](names, ports)) ? { status: 'removed' } : { status: 'skipped', skipped: `no ${resource} (already gone)` };
+  return (await TENANT_RESOURCE_REMOVALS[resource](names, ports)) ? { status: 'removed' } : { status: 'skipped', skipped: `no ${resource} (already gone)` };
 }
 
 /** MarkTenantDeleted: the tenant is DELETED (its id free again), the operation SUCCEEDED. A retry changes nothing. */

@@ -1,5 +1,6 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { ConflictError, errorMessage, ValidationError } from '../domain/errors.js';
+import { randomUUID } from 'node:crypto';
+import { ConflictError, errorMessage } from '../domain/errors.js';
+import { checkIdempotencyKey, requestHashOf } from '../domain/idempotency.js';
 import { tenantIdSchema } from '../domain/tenant-id.js';
 import { parseOrThrow } from '../domain/validation.js';
 import type { SqlPort } from '../ports/sql.js';
@@ -10,7 +11,6 @@ import type { DeprovisionExecutionInput } from './deprovision-input.js';
 
 /** What may be deprovisioned: a tenant that serves, one that failed to provision, or one whose deprovision failed. */
 const REMOVABLE = new Set(['ACTIVE', 'FAILED', 'DEPROVISION_FAILED']);
-const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /**
  * What `DELETE /tenants/{id}` does: records a running deprovision operation (the tenant's lock)
@@ -24,10 +24,8 @@ export async function requestDeprovision(
 ): Promise<{ operation: OperationRecord; created: boolean }> {
   const tenantId = parseOrThrow(tenantIdSchema, tenantIdParam, 'id');
   const { idempotencyKey, requestedBy } = options;
-  if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-    throw new ValidationError('Idempotency-Key', 'must be 1-128 letters, digits or . _ : -');
-  }
-  const requestHash = createHash('sha256').update(JSON.stringify({ deprovision: tenantId })).digest('hex');
+  checkIdempotencyKey(idempotencyKey);
+  const requestHash = requestHashOf({ deprovision: tenantId });
   if (idempotencyKey) {
     const earlier = await new TenantRegistry(sql).findOperationByIdempotencyKey(idempotencyKey);
     if (earlier) {

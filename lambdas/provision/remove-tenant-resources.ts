@@ -9,27 +9,41 @@ export interface RemovalReport {
   readonly removed: string[];
 }
 
-type RemovalPorts = Pick<Ports, 'sql' | 'secrets' | 'cacheUsers' | 'compute' | 'edge' | 'appFiles'>;
+export type RemovalPorts = Pick<Ports, 'sql' | 'secrets' | 'cacheUsers' | 'compute' | 'edge' | 'appFiles'>;
+
+export type RemovableResource = 'route' | 'compute' | 'static assets' | 'cache user' | 'database' | 'secrets' | 'app files';
 
 /**
- * Removes every resource of a tenant, each delete-if-present, front to back (route first, so no
- * request reaches a half-removed tenant). Every removal is tried; if any failed, a TransientError
- * lists them so the state machine retries the whole, idempotent, step.
+ * Every kind of tenant resource and how to remove it, delete-if-present (each says whether there
+ * was something to remove), front to back: route first, so no request reaches a half-removed
+ * tenant. Compensation runs them all; deprovision runs each as a state of its own.
+ */
+export const TENANT_RESOURCE_REMOVALS: Readonly<Record<RemovableResource, (names: TenantResourceNames, ports: RemovalPorts) => Promise<boolean>>> = {
+  route: (names, ports) => ports.edge.removeRoute(names.hostLabel),
+  compute: (names, ports) => ports.compute.removeService(names.computeService),
+  'static assets': (names, ports) => ports.edge.removeStaticAssets(names.assetsBucket),
+  'cache user': (names, ports) => removeTenantCacheUser(names, ports.cacheUsers, ports.secrets),
+  database: (names, ports) => removeTenantDatabase(names, ports.sql, ports.secrets),
+  // Whatever secret of the tenant the two above did not take with them.
+  secrets: async (names, ports) => {
+    const prefix = names.databaseSecret.slice(0, names.databaseSecret.lastIndexOf('/') + 1);
+    let removed = false;
+    for (const name of await ports.secrets.list(prefix)) removed = (await ports.secrets.delete(name)) || removed;
+    return removed;
+  },
+  'app files': (names, ports) => ports.appFiles.removeFolder(names.appFilesFolder),
+};
+
+/**
+ * Removes every resource of a tenant, in the order above. Every removal is tried; if any failed, a
+ * TransientError lists them so the state machine retries the whole, idempotent, step.
  */
 export async function removeTenantResources(names: TenantResourceNames, ports: RemovalPorts): Promise<RemovalReport> {
-  const removals: [string, () => Promise<boolean>][] = [
-    ['route', () => ports.edge.removeRoute(names.hostLabel)],
-    ['compute', () => ports.compute.removeService(names.computeService)],
-    ['static assets', () => ports.edge.removeStaticAssets(names.assetsBucket)],
-    ['cache user', () => removeTenantCacheUser(names, ports.cacheUsers, ports.secrets)],
-    ['database', () => removeTenantDatabase(names, ports.sql, ports.secrets)],
-    ['app files', () => ports.appFiles.removeFolder(names.appFilesFolder)],
-  ];
   const removed: string[] = [];
   const failures: string[] = [];
-  for (const [what, remove] of removals) {
+  for (const [what, remove] of Object.entries(TENANT_RESOURCE_REMOVALS)) {
     try {
-      if (await remove()) removed.push(what);
+      if (await remove(names, ports)) removed.push(what);
     } catch (error) {
       failures.push(`${what}: ${errorMessage(error)}`);
     }

@@ -1,5 +1,6 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { ConflictError, errorMessage, ValidationError } from '../domain/errors.js';
+import { randomUUID } from 'node:crypto';
+import { ConflictError, errorMessage } from '../domain/errors.js';
+import { checkIdempotencyKey, requestHashOf } from '../domain/idempotency.js';
 import { parseProvisionRequest, type ProvisionRequest } from '../domain/tenant-plan.js';
 import type { SqlPort } from '../ports/sql.js';
 import type { WorkflowsPort } from '../ports/workflows.js';
@@ -13,7 +14,6 @@ export interface ProvisionRequested {
   readonly created: boolean;
 }
 
-const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /**
  * What `POST /tenants` does: validates the request, records the tenant (REQUESTED) and a running
@@ -28,10 +28,8 @@ export async function requestProvision(
 ): Promise<ProvisionRequested> {
   const request = parseProvisionRequest(body);
   const { idempotencyKey, requestedBy } = options;
-  if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-    throw new ValidationError('Idempotency-Key', 'must be 1-128 letters, digits or . _ : -');
-  }
-  const requestHash = createHash('sha256').update(JSON.stringify(request)).digest('hex');
+  checkIdempotencyKey(idempotencyKey);
+  const requestHash = requestHashOf(request);
 
   if (idempotencyKey) {
     const earlier = await new TenantRegistry(sql).findOperationByIdempotencyKey(idempotencyKey);

@@ -92,3 +92,17 @@ export async function waitForRelease(
     { timeoutMs, intervalMs: 20, what: `${host} to serve release ${String(release)} ${consecutive} times in a row` },
   );
 }
+
+/** Polls `GET /operations/{id}` until the operation has ended; its view, with the states it passed. */
+export async function waitForOperation(baseUrl: string, operationId: unknown, { timeoutMs = 60_000 } = {}): Promise<Record<string, unknown>> {
+  return pollUntil(
+    async () => {
+      const { body } = await api(baseUrl, 'GET', `/operations/${String(operationId)}`);
+      return body.status === 'RUNNING' ? undefined : body;
+    },
+    { timeoutMs, what: `operation ${String(operationId)} to end` },
+  );
+}
+
+/** The deploy machine's Task states of a good run, in order (a rollback skips the two migration states). */
+export const DEPLOY_STATES = ['LoadDefinition', 'GenerateCode', 'Compile', 'PlanMigrations', 'Migrate', 'Publish', 'AwaitHealthy', 'MarkDeployed'] as const;

@@ -5,7 +5,7 @@ import { APP_DEFINITION_LIMITS } from '../../lambdas/app-definition/app-definiti
 import { APP_DEFINITION_CHANGED } from '../../lambdas/deploy/app-definition-changed.js';
 import { tenantResourceNames } from '../../lambdas/domain/naming.js';
 import type { TenantId } from '../../lambdas/domain/tenant-id.js';
-import { api, getThroughFrontDoor, startTestControlPlane, waitForRelease, type TestControlPlane } from '../support/control-plane.js';
+import { api, DEPLOY_STATES, getThroughFrontDoor, startTestControlPlane, waitForOperation, waitForRelease, type TestControlPlane } from '../support/control-plane.js';
 import { send } from '../support/http.js';
 import { pollUntil } from '../support/poll.js';
 import { TEST_DATABASE_URL, uniqueEnvironment } from '../support/services.js';
@@ -38,15 +38,7 @@ describe('the deploy state machine, run by the local engine with the production 
   const tenant = `shop-${uniqueEnvironment('r')}`;
   const host = () => `${tenant}.localhost:${cp.edgePort}`;
 
-  async function operationEnded(operationId: unknown): Promise<Body> {
-    return pollUntil(
-      async () => {
-        const { body } = await api(cp.apiUrl, 'GET', `/operations/${String(operationId)}`);
-        return body.status === 'RUNNING' ? undefined : body;
-      },
-      { timeoutMs: 60_000, what: `operation ${String(operationId)} to end` },
-    );
-  }
+  const operationEnded = (operationId: unknown) => waitForOperation(cp.apiUrl, operationId);
 
   /** POSTs a deployment and waits for it: the deployment as the API shows it at the end, and its operation. */
   async function deploy(body: Body): Promise<{ deployment: Body; operation: Body }> {
@@ -64,6 +56,23 @@ describe('the deploy state machine, run by the local engine with the production 
   }
 
   const serves = (release: unknown) => waitForRelease(cp.edgePort, host(), release);
+
+  /**
+   * Runs `work` while the tenant's database login is refused: a new release's process cannot connect,
+   * so it never becomes healthy (the serving one keeps the connections it has).
+   */
+  async function whileTenantCannotLogIn(work: () => Promise<void>): Promise<void> {
+    const { role } = tenantResourceNames({ environment: cp.environment, cell: 'local' }, tenant as TenantId);
+    const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await admin.connect();
+    try {
+      await admin.query(`ALTER ROLE "${role}" NOLOGIN`);
+      await work();
+    } finally {
+      await admin.query(`ALTER ROLE "${role}" LOGIN`);
+      await admin.end();
+    }
+  }
 
   const statesOf = (operation: Body) => (operation.states as { state: string; status: string }[]).map((s) => `${s.state}:${s.status}`);
 
@@ -88,16 +97,7 @@ describe('the deploy state machine, run by the local engine with the production 
     const { deployment, operation } = await deploy({ definition: bookshop, allowDestructive: true });
 
     expect(operation.status).toBe('SUCCEEDED');
-    expect(statesOf(operation)).toEqual([
-      'LoadDefinition:SUCCEEDED',
-      'GenerateCode:SUCCEEDED',
-      'Compile:SUCCEEDED',
-      'PlanMigrations:SUCCEEDED',
-      'Migrate:SUCCEEDED',
-      'Publish:SUCCEEDED',
-      'AwaitHealthy:SUCCEEDED',
-      'MarkDeployed:SUCCEEDED',
-    ]);
+    expect(statesOf(operation)).toEqual(DEPLOY_STATES.map((state) => `${state}:SUCCEEDED`));
     expect(deployment).toMatchObject({
       status: 'SUCCEEDED',
       kind: 'deploy',
@@ -152,12 +152,7 @@ describe('the deploy state machine, run by the local engine with the production 
 
   it('rolls back a release that fails its health check: the old one keeps serving, the deployment says why', async () => {
     const serving = await servedVersion();
-    const names = tenantResourceNames({ environment: cp.environment, cell: 'local' }, tenant as TenantId);
-    const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
-    await admin.connect();
-    try {
-      // The new release's process cannot log in, so it never becomes healthy (the old one keeps its connections).
-      await admin.query(`ALTER ROLE "${names.role}" NOLOGIN`);
+    await whileTenantCannotLogIn(async () => {
       const { deployment, operation } = await deploy({ definition: bookshopWith({ keep: ['title'], extra: [ISBN, { name: 'blurb', type: 'text' }] }) });
 
       expect(operation.status).toBe('FAILED');
@@ -165,10 +160,7 @@ describe('the deploy state machine, run by the local engine with the production 
       expect(deployment).toMatchObject({ status: 'FAILED', rolledBack: true, previousReleaseId: serving.release });
       expect(String(deployment.error)).toMatch(/did not become healthy/);
       expect(String(deployment.error)).toContain(`rolled back to ${serving.release}`);
-    } finally {
-      await admin.query(`ALTER ROLE "${names.role}" LOGIN`);
-      await admin.end();
-    }
+    });
     expect(await servedVersion()).toEqual(serving);
   });
 
@@ -241,12 +233,8 @@ describe('the deploy state machine, run by the local engine with the production 
   });
   it('flips back the release of a deploy whose execution is cut off after Publish (aborted, timed out)', async () => {
     const serving = await servedVersion();
-    const names = tenantResourceNames({ environment: cp.environment, cell: 'local' }, tenant as TenantId);
-    const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
-    await admin.connect();
-    try {
+    await whileTenantCannotLogIn(async () => {
       // The new release never becomes healthy, so the execution waits in AwaitHealthy: abort it there.
-      await admin.query(`ALTER ROLE "${names.role}" NOLOGIN`);
       const started = await api(cp.apiUrl, 'POST', `/tenants/${tenant}/deployments`, {
         definition: bookshopWith({ extra: [{ name: 'subtitle', type: 'string' }, { name: 'cut', type: 'text' }] }),
       });
@@ -266,10 +254,7 @@ describe('the deploy state machine, run by the local engine with the production 
       );
       expect(String(deployment.error)).toMatch(/execution aborted.*rolled back to /);
       expect((await api(cp.apiUrl, 'GET', `/operations/${String(started.body.operationId)}`)).body.status).toBe('FAILED');
-    } finally {
-      await admin.query(`ALTER ROLE "${names.role}" LOGIN`);
-      await admin.end();
-    }
+    });
     await serves(serving.release);
   });
   it('deploys a definition at the size limits without any state going over the 256 KB a state may hold', async () => {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { PermanentError } from '../../lambdas/domain/errors.js';
 import type { InjectedFault } from '../../local/adapters/local-workflows.js';
-import { api, startTestControlPlane, type TestControlPlane } from '../support/control-plane.js';
+import { api, startTestControlPlane, waitForOperation, type TestControlPlane } from '../support/control-plane.js';
 import { send } from '../support/http.js';
 import { pollUntil } from '../support/poll.js';
 import { tenantResidue } from '../support/residue.js';
@@ -29,15 +29,7 @@ describe('the deprovision state machine, run by the local engine with the produc
   const faults: Record<string, InjectedFault> = {};
   let cp: TestControlPlane;
 
-  async function ended(operationId: unknown): Promise<Body> {
-    return pollUntil(
-      async () => {
-        const { body } = await api(cp.apiUrl, 'GET', `/operations/${String(operationId)}`);
-        return body.status === 'RUNNING' ? undefined : body;
-      },
-      { timeoutMs: 60_000, what: `operation ${String(operationId)} to end` },
-    );
-  }
+  const ended = (operationId: unknown) => waitForOperation(cp.apiUrl, operationId);
 
   async function provision(tenantId: string): Promise<void> {
     const created = await api(cp.apiUrl, 'POST', '/tenants', { tenantId });

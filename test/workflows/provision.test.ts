@@ -1,16 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { pollUntil } from '../support/poll.js';
-import { api, getThroughFrontDoor, startTestControlPlane, type TestControlPlane } from '../support/control-plane.js';
-
-async function waitForOperation(baseUrl: string, operationId: string) {
-  return pollUntil(
-    async () => {
-      const { body } = await api(baseUrl, 'GET', `/operations/${operationId}`);
-      return body.status === 'RUNNING' ? undefined : body;
-    },
-    { timeoutMs: 30_000, what: `operation ${operationId} to end` },
-  );
-}
+import { api, DEPLOY_STATES, getThroughFrontDoor, startTestControlPlane, waitForOperation, type TestControlPlane } from '../support/control-plane.js';
 
 describe('the provision state machine, run by the local engine with the production handlers', () => {
   let cp: TestControlPlane;
@@ -39,14 +28,7 @@ describe('the provision state machine, run by the local engine with the producti
         'CreateStaticAssets:SUCCEEDED',
         'StartTenantCompute:SUCCEEDED',
         'PrepareStarterApp:SUCCEEDED',
-        'LoadDefinition:SUCCEEDED',
-        'GenerateCode:SUCCEEDED',
-        'Compile:SUCCEEDED',
-        'PlanMigrations:SUCCEEDED',
-        'Migrate:SUCCEEDED',
-        'Publish:SUCCEEDED',
-        'AwaitHealthy:SUCCEEDED',
-        'MarkDeployed:SUCCEEDED',
+        ...DEPLOY_STATES.map((state) => `${state}:SUCCEEDED`),
         'RegisterTenantRoute:SUCCEEDED',
         'MarkTenantActive:SUCCEEDED',
       ]),

@@ -6,8 +6,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { WorkflowName } from '../../lambdas/ports/workflows.js';
 import { TenantRegistry } from '../../lambdas/registry/tenant-registry.js';
-import { api, getThroughFrontDoor, startTestControlPlane, waitForRelease, type TestControlPlane } from '../support/control-plane.js';
-import { pollUntil } from '../support/poll.js';
+import { api, getThroughFrontDoor, startTestControlPlane, waitForOperation, waitForRelease, type TestControlPlane } from '../support/control-plane.js';
 import { tenantResidue } from '../support/residue.js';
 
 type Body = Record<string, unknown>;
@@ -17,15 +16,7 @@ const bookshop = JSON.parse(readFileSync(new URL('../../lambdas/app-definition/e
 describe('running a state machine again with the input of a run that ended', () => {
   let cp: TestControlPlane;
 
-  async function ended(operationId: unknown): Promise<Body> {
-    return pollUntil(
-      async () => {
-        const { body } = await api(cp.apiUrl, 'GET', `/operations/${String(operationId)}`);
-        return body.status === 'RUNNING' ? undefined : body;
-      },
-      { timeoutMs: 60_000, what: `operation ${String(operationId)} to end` },
-    );
-  }
+  const ended = (operationId: unknown) => waitForOperation(cp.apiUrl, operationId);
 
   /** Starts `workflow` again with the recorded input of `operationId`, and waits for that run. */
   async function runAgain(workflow: WorkflowName, operationId: unknown, input?: Record<string, unknown>) {
