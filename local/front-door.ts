@@ -149,12 +149,15 @@ function responseHeaders(upstream: IncomingMessage): OutgoingHttpHeaders {
 
 export async function startFrontDoor({ edge, host = '127.0.0.1', port = 0 }: FrontDoorOptions): Promise<FrontDoor> {
   const agent = new Agent({ keepAlive: true, timeout: UPSTREAM_IDLE_TIMEOUT_MS, scheduling: 'lifo' });
-  // A removed tenant's process drains once no connection is left: do not keep idle ones open to it.
-  edge.onRouteRemoved((route) => {
+  // A removed tenant's process drains once no connection is left, and after a release swap an idle
+  // connection may still lead to the old, draining process: do not keep idle ones open to either.
+  const dropIdle = (route: TenantRoute): void => {
     const separator = route.endpoint.lastIndexOf(':');
     const name = agent.getName({ host: route.endpoint.slice(0, separator), port: Number(route.endpoint.slice(separator + 1)) });
     for (const socket of agent.freeSockets[name] ?? []) socket.destroy();
-  });
+  };
+  edge.onRouteRemoved(dropIdle);
+  edge.onConnectionsStale(dropIdle);
   let boundPort = port;
 
   const noTenantPage = (res: ServerResponse, requestHost: string | undefined): void => {

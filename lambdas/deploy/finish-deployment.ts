@@ -1,4 +1,5 @@
 import type { AppFilesPort } from '../ports/app-files.js';
+import type { EdgePort } from '../ports/edge.js';
 import type { SqlPort } from '../ports/sql.js';
 import { describeCaughtError } from '../provision/workflow-input.js';
 import { DeploymentRegistry } from '../registry/deployment-registry.js';
@@ -11,7 +12,14 @@ import type { AwaitHealthyInput, DeployFailureInput } from './deploy-input.js';
  * operation of its own ends SUCCEEDED (a deploy started by provision leaves the operation to it).
  * Safe to run twice.
  */
-export async function markDeployed(input: AwaitHealthyInput, sql: SqlPort, appFiles: AppFilesPort): Promise<{ status: 'done'; releaseId: string }> {
+export async function markDeployed(
+  input: AwaitHealthyInput,
+  sql: SqlPort,
+  appFiles: AppFilesPort,
+  edge: EdgePort,
+): Promise<{ status: 'done'; releaseId: string }> {
+  // Before the deployment says SUCCEEDED: from then on, every request reaches the new release.
+  if (!input.published.unchanged) await edge.dropIdleConnections(input.deployment.names.hostLabel);
   const { deploymentId, tenantId } = input.deployment;
   const { releaseId } = input.published;
   await TenantRegistry.inTransaction(sql, async (registry) => {

@@ -7,8 +7,8 @@ import { ports } from '../ports/index.js';
 type Deployed = Awaited<ReturnType<typeof finish>>;
 
 export function markDeployed(event: AwaitHealthyInput): Promise<Deployed> {
-  const { sql, appFiles } = ports();
-  return finish(event, sql, appFiles);
+  const { sql, appFiles, edge } = ports();
+  return finish(event, sql, appFiles, edge);
 }
 
 export const handler = middy<AwaitHealthyInput, Deployed>().use(trackStep('MarkDeployed')).handler(markDeployed);

@@ -18,6 +18,11 @@ export interface EdgePort {
   listStaticAssets(prefix: string): Promise<string[]>;
   /** Creates or replaces the tenant's route; returns the URL it is served at. */
   registerRoute(route: TenantRoute): Promise<{ url: string }>;
+  /**
+   * The tenant's service now serves another release: connections the edge keeps idle to it may
+   * lead to the process that is draining, so they are not reused (the next request opens a new one).
+   */
+  dropIdleConnections(hostLabel: string): Promise<void>;
   /** Removes the route if present; says whether it was. */
   removeRoute(hostLabel: string): Promise<boolean>;
   getRoute(hostLabel: string): Promise<TenantRoute | undefined>;

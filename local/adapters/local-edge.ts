@@ -40,6 +40,7 @@ export class LocalEdge implements EdgePort {
   private readonly port: () => number;
   private readonly routes = new Map<string, TenantRoute>();
   private readonly removalListeners: ((route: TenantRoute) => void)[] = [];
+  private readonly staleListeners: ((route: TenantRoute) => void)[] = [];
   /** Writes of the routes file, one after another; each writes the routes as they are then. */
   private saving: Promise<void> = Promise.resolve();
 
@@ -109,6 +110,16 @@ export class LocalEdge implements EdgePort {
   /** Called after a route is removed (the front door drops its idle connections to that endpoint). */
   onRouteRemoved(listener: (route: TenantRoute) => void): void {
     this.removalListeners.push(listener);
+  }
+
+  /** Called when a tenant's idle connections must not be reused (the front door drops them). */
+  onConnectionsStale(listener: (route: TenantRoute) => void): void {
+    this.staleListeners.push(listener);
+  }
+
+  async dropIdleConnections(hostLabel: string): Promise<void> {
+    const route = this.lookup(hostLabel);
+    if (route) for (const listener of this.staleListeners) listener(route);
   }
 
   async getRoute(hostLabel: string): Promise<TenantRoute | undefined> {

@@ -106,6 +106,9 @@ describe('the deploy state machine, run by the local engine with the production 
       rolledBack: false,
       migrations: expect.arrayContaining(['create table book', 'create table review', 'drop table note']),
     });
+    // The very first request once the deployment says SUCCEEDED reaches the new release: the front
+    // door has dropped the idle connections it held to the process now draining.
+    expect(await servedVersion()).toEqual({ release: deployment.releaseId, app: 'Bookshop' });
     expect(await serves(deployment.releaseId)).toEqual({ release: deployment.releaseId, app: 'Bookshop' });
     expect((await api(cp.apiUrl, 'GET', `/tenants/${tenant}`)).body).toMatchObject({ version: deployment.releaseId, status: 'ACTIVE' });
 
