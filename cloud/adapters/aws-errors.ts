@@ -9,8 +9,9 @@ interface AwsSdkError {
   readonly $fault?: 'client' | 'server';
 }
 
-function isAwsSdkError(error: unknown): error is AwsSdkError {
-  return error instanceof Error && ('$metadata' in error || '$fault' in error);
+/** The error as an SDK error, when an AWS SDK client threw it (it carries `$metadata` or `$fault`). */
+function asAwsSdkError(error: unknown): AwsSdkError | undefined {
+  return error instanceof Error && ('$metadata' in error || '$fault' in error) ? (error as AwsSdkError) : undefined;
 }
 
 /** Error names AWS services use for "slow down" or "busy, try again", across the services we call. */
@@ -43,7 +44,8 @@ const TRANSIENT_NAMES = new Set([
 
 /** The error's name, when it is one an AWS SDK client threw (else undefined). */
 export function awsErrorName(error: unknown): string | undefined {
-  return isAwsSdkError(error) ? error.name : error instanceof Error && TRANSIENT_NAMES.has(error.name) ? error.name : undefined;
+  if (asAwsSdkError(error)) return (error as Error).name;
+  return error instanceof Error && TRANSIENT_NAMES.has(error.name) ? error.name : undefined;
 }
 
 /** Whether `error` is the AWS error named `name` (or one of `names`): the way adapters recognise "already exists" and "not found". */
@@ -56,10 +58,11 @@ export function isAwsError(error: unknown, ...names: string[]): boolean {
 export function isTransientAwsError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   if (TRANSIENT_NAMES.has(error.name)) return true;
-  if (!isAwsSdkError(error)) return false;
-  if (error.$retryable) return true;
-  const status = error.$metadata?.httpStatusCode;
-  return error.$fault === 'server' || (status !== undefined && (status >= 500 || status === 429));
+  const sdk = asAwsSdkError(error);
+  if (!sdk) return false;
+  if (sdk.$retryable) return true;
+  const status = sdk.$metadata?.httpStatusCode;
+  return sdk.$fault === 'server' || (status !== undefined && (status >= 500 || status === 429));
 }
 
 /**
@@ -71,7 +74,7 @@ export function isTransientAwsError(error: unknown): boolean {
  */
 export function toDomainError(error: unknown, doing: string): Error {
   if (!(error instanceof Error)) return new PermanentError(`${doing}: ${String(error)}`);
-  if (!isAwsSdkError(error) && !TRANSIENT_NAMES.has(error.name)) return error;
+  if (!asAwsSdkError(error) && !TRANSIENT_NAMES.has(error.name)) return error;
   const message = `${doing}: ${error.name}: ${errorMessage(error)}`;
   return isTransientAwsError(error) ? new TransientError(message) : new PermanentError(message);
 }
