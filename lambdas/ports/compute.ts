@@ -23,6 +23,8 @@ export interface ComputeSpec {
   readonly secretNames: readonly string[];
   /** Variables the service's processes get from those secrets. */
   readonly secretEnvironment: readonly SecretEnvironmentVariable[];
+  /** The tenant's static-asset bucket, which the service may read and write (cloud: its task role's only S3 access). */
+  readonly assetsBucket?: string;
 }
 
 export interface ComputeService {

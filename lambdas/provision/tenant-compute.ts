@@ -28,6 +28,7 @@ export function computeSpecFor(plan: TenantPlan): ComputeSpec {
     memoryMb: plan.compute.memoryMb,
     cpuUnits: plan.compute.cpuUnits,
     appFilesFolder: plan.names.appFilesFolder,
+    assetsBucket: plan.names.assetsBucket,
     secretNames: [databaseSecret, ...(plan.cache.enabled ? [cacheSecret] : [])],
     secretEnvironment: [
       ...DATABASE_VARIABLES.map(fromSecret(databaseSecret, false)),
