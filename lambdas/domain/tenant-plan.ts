@@ -46,6 +46,22 @@ export interface CellOccupancy {
   readonly cell: string;
   readonly tenants: number;
   readonly maxTenants: number;
+  /**
+   * The cell's hard limits, each as the number of tenants it admits (`cache users per user group`:
+   * 98 when the group holds 100 users and the platform takes 2). The smallest, with `maxTenants`,
+   * bounds the cell, and a refusal names it: a full cell is found before a tenant is placed, never
+   * half-way through provisioning it.
+   */
+  readonly limits?: Readonly<Record<string, number>>;
+}
+
+/** The limit that binds a cell: the smallest of `maxTenants` and its named limits. */
+export function cellCapacity(cell: CellOccupancy): { readonly tenants: number; readonly limit: string } {
+  let binding = { tenants: cell.maxTenants, limit: 'maxTenants' };
+  for (const [limit, tenants] of Object.entries(cell.limits ?? {})) {
+    if (tenants < binding.tenants) binding = { tenants, limit };
+  }
+  return binding;
 }
 
 /** The tenant's desired configuration: what every provision step reads, and nothing else. */
@@ -60,11 +76,16 @@ export interface TenantPlan {
   readonly cache: { readonly enabled: boolean };
 }
 
-/** Picks the cell: the first with room, or a clear refusal naming the limit. */
+/** Picks the cell: the first with room, or a clear refusal naming, for each cell, the limit that is reached. */
 export function placeTenant(cells: readonly CellOccupancy[]): string {
-  const free = cells.find((cell) => cell.tenants < cell.maxTenants);
+  const free = cells.find((cell) => cell.tenants < cellCapacity(cell).tenants);
   if (!free) {
-    const described = cells.map((c) => `${c.cell} holds ${c.tenants}/${c.maxTenants} tenants`).join('; ');
+    const described = cells
+      .map((c) => {
+        const { tenants, limit } = cellCapacity(c);
+        return limit === 'maxTenants' ? `${c.cell} holds ${c.tenants}/${tenants} tenants` : `${c.cell} holds ${c.tenants}/${tenants} tenants, the most its ${limit} limit admits`;
+      })
+      .join('; ');
     throw new PermanentError(`no cell has room for another tenant (${described || 'no cells configured'})`);
   }
   return free.cell;

@@ -13,7 +13,7 @@ import type { WorkflowsPort } from './workflows.js';
 export interface PlatformConfig {
   readonly environment: string;
   /** Cells tenants may be placed in, with their limits. */
-  readonly cells: readonly { readonly cell: string; readonly maxTenants: number }[];
+  readonly cells: readonly { readonly cell: string; readonly maxTenants: number; readonly limits?: Readonly<Record<string, number>> }[];
   /** Where tenant processes reach the database server. */
   readonly databaseEndpoint: { readonly host: string; readonly port: number };
   /** How long a deploy waits for the tenant's runtime to report a new release healthy. @default 90 */

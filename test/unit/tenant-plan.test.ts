@@ -44,4 +44,12 @@ describe('provision requests and plans', () => {
     expect(placeTenant([{ cell: 'c1', tenants: 2, maxTenants: 2 }, { cell: 'c2', tenants: 0, maxTenants: 2 }])).toBe('c2');
     expect(() => placeTenant([{ cell: 'c1', tenants: 2, maxTenants: 2 }])).toThrow('no cell has room for another tenant (c1 holds 2/2 tenants)');
   });
+
+  it('refuses a cell whose smallest hard limit is reached, naming that limit', () => {
+    const cell = { cell: 'c1', maxTenants: 500, limits: { 'cache users per user group': 98, 'Cloud Map instances per namespace': 2000 } };
+    expect(placeTenant([{ ...cell, tenants: 97 }])).toBe('c1');
+    expect(() => placeTenant([{ ...cell, tenants: 98 }])).toThrow(
+      'no cell has room for another tenant (c1 holds 98/98 tenants, the most its cache users per user group limit admits)',
+    );
+  });
 });
