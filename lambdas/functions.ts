@@ -24,7 +24,7 @@ export const FUNCTIONS = {
   RollBack: 'lambdas/handlers/roll-back.ts',
   MarkDeploymentFailed: 'lambdas/handlers/mark-deployment-failed.ts',
   MarkDeprovisioning: 'lambdas/handlers/mark-deprovisioning.ts',
-  BackupTenant: 'lambdas/handlers/backup-tenant.ts',
+  ConfirmFinalBackup: 'lambdas/handlers/confirm-final-backup.ts',
   RemoveTenantRoute: 'lambdas/handlers/remove-tenant-route.ts',
   RemoveTenantCompute: 'lambdas/handlers/remove-tenant-compute.ts',
   RemoveStaticAssets: 'lambdas/handlers/remove-static-assets.ts',

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { functionOfPlaceholder, type FunctionName } from '../lambdas/functions.js';
+import { CELL_SUBSTITUTIONS, ECS_RUN_TASK_SYNC, jobOfPlaceholder, type JobName } from '../lambdas/jobs.js';
 import { START_EXECUTION_SYNC, WORKFLOW_NAMES, stateMachineSubstitution, type WorkflowName } from '../lambdas/ports/workflows.js';
 
 export const STATEMACHINES_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'statemachines');
@@ -9,6 +10,7 @@ export const STATEMACHINES_DIR = join(dirname(fileURLToPath(import.meta.url)), '
 interface AslState {
   readonly Type: string;
   readonly Resource?: string;
+  readonly Parameters?: { readonly TaskDefinition?: unknown };
   readonly Branches?: readonly AslMachine[];
   readonly Iterator?: AslMachine;
   readonly ItemProcessor?: AslMachine;
@@ -19,8 +21,11 @@ export interface AslMachine {
   readonly States: Readonly<Record<string, AslState>>;
 }
 
-/** What a Task state runs: one of our functions, or another state machine (startExecution.sync), waited for. */
-export type TaskTarget = { readonly kind: 'function'; readonly name: FunctionName } | { readonly kind: 'startExecution' };
+/** What a Task state runs: one of our functions, another state machine (startExecution.sync) or a job (ecs:runTask.sync), waited for. */
+export type TaskTarget =
+  | { readonly kind: 'function'; readonly name: FunctionName }
+  | { readonly kind: 'startExecution' }
+  | { readonly kind: 'job'; readonly name: JobName };
 
 export interface LoadedDefinition {
   /** The definition with every `${…FunctionArn}` and `${…StateMachineArn}` replaced, as `definitionSubstitutions` would. */
@@ -43,6 +48,16 @@ export function localFunctionArn(name: FunctionName): string {
   return `arn:aws:lambda:us-east-1:000000000000:function:hostplane-local-${name}`;
 }
 
+export function localTaskDefinitionArn(name: JobName): string {
+  return `arn:aws:ecs:us-east-1:000000000000:task-definition/hostplane-local-${name}:1`;
+}
+
+/** The cell's cluster and capacity provider, as the local engine names them. */
+const LOCAL_CELL_VALUES: Readonly<Record<(typeof CELL_SUBSTITUTIONS)[number], string>> = {
+  CellClusterArn: 'arn:aws:ecs:us-east-1:000000000000:cluster/hostplane-local',
+  CellCapacityProviderName: 'hostplane-local',
+};
+
 export function localStateMachineArn(workflow: WorkflowName): string {
   return `arn:aws:states:us-east-1:000000000000:stateMachine:hostplane-local-${workflow}`;
 }
@@ -64,11 +79,19 @@ export async function loadDefinition(workflow: WorkflowName, dir = STATEMACHINES
       tasks.set(stateName, { kind: 'startExecution' });
       continue;
     }
+    if (state.Resource === ECS_RUN_TASK_SYNC) {
+      const job = jobOfPlaceholder(String(state.Parameters?.TaskDefinition));
+      if (!job) throw new Error(`${workflow}.asl.json: state ${stateName} runs no known job (${String(state.Parameters?.TaskDefinition)})`);
+      tasks.set(stateName, { kind: 'job', name: job });
+      continue;
+    }
     const fn = functionOfPlaceholder(state.Resource ?? '');
     if (!fn) throw new Error(`${workflow}.asl.json: state ${stateName} names no known function (${state.Resource})`);
     tasks.set(stateName, { kind: 'function', name: fn });
   }
   let substituted = text.replace(/\$\{([A-Za-z0-9]+)FunctionArn\}/g, (placeholder) => localFunctionArn(functionOfPlaceholder(placeholder)!));
   for (const name of WORKFLOW_NAMES) substituted = substituted.replaceAll(`\${${stateMachineSubstitution(name)}}`, localStateMachineArn(name));
+  substituted = substituted.replace(/\$\{([A-Za-z0-9]+)TaskDefinitionArn\}/g, (placeholder) => localTaskDefinitionArn(jobOfPlaceholder(placeholder)!));
+  for (const name of CELL_SUBSTITUTIONS) substituted = substituted.replaceAll(`\${${name}}`, LOCAL_CELL_VALUES[name]);
   return { definition: JSON.parse(substituted) as AslMachine, tasks };
 }

@@ -1,4 +1,5 @@
 import middy from '@middy/core';
+import type { FinalBackup } from '../backup/confirm-final-backup.js';
 import { takeBackup } from '../backup/take-backup.js';
 import type { RemovalStepInput } from '../deprovision/deprovision-input.js';
 import { trackStep } from '../middleware/track-step.js';
@@ -6,9 +7,10 @@ import { ports } from '../ports/index.js';
 import type { OperationRecord } from '../registry/records.js';
 import { TenantRegistry } from '../registry/tenant-registry.js';
 
-type FinalBackup = { backupId: string; rows: number; bytes: number } | { skipped: string };
-
-/** BackupTenant (deprovision): the final backup, kept for the retention period; skipped when there is no database left. */
+/**
+ * BackupTenant (deprovision): the final backup, kept for the retention period; skipped when there is
+ * no database left. A job (`lambdas/jobs.ts`): an ECS task in the cloud, in-process locally.
+ */
 export async function backupTenantStep(event: RemovalStepInput): Promise<FinalBackup> {
   const all = ports();
   const operation: OperationRecord | undefined = await new TenantRegistry(all.sql).getOperation(event.operationId);

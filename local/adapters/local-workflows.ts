@@ -2,7 +2,8 @@ import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctio
 import '../promise-with-resolvers.js';
 import type { EventsPort } from '../../lambdas/ports/events.js';
 import type { WorkflowInput, WorkflowName, WorkflowsPort } from '../../lambdas/ports/workflows.js';
-import { loadFunctionHandler } from '../function-handlers.js';
+import { JOB_CONTAINER, jobInputFromEnvironment, type JobName } from '../../lambdas/jobs.js';
+import { loadFunctionHandler, loadJobHandler } from '../function-handlers.js';
 import { asLambdaFailure, invokeLikeLambda } from '../lambda-invoker.js';
 import { loadDefinition, workflowOfLocalArn, type LoadedDefinition } from '../state-machine-definitions.js';
 
@@ -68,7 +69,9 @@ export class LocalWorkflows implements WorkflowsPort {
         const output =
           target.kind === 'function'
             ? await invokeLikeLambda(await loadFunctionHandler(target.name), target.name, taskInput)
-            : await this.runChild(taskInput);
+            : target.kind === 'job'
+              ? await runJob(target.name, taskInput)
+              : await this.runChild(taskInput);
         if (fault?.when === 'after') throw asLambdaFailure(fault.error);
         checkPayloadSize(stateName, 'output', output);
         return output as never;
@@ -171,6 +174,31 @@ function checkPayloadSize(stateName: string, what: 'input' | 'output', payload: 
   const error = new Error(`the ${what} of ${stateName} is ${bytes} bytes, over the ${STATE_PAYLOAD_LIMIT_BYTES}-byte limit of a state's data`);
   error.name = 'States.DataLimitExceeded';
   throw error;
+}
+
+/**
+ * The `ecs:runTask.sync` integration on one machine: the job's handler runs in-process with the input
+ * its container would read from the environment overrides. As in Step Functions, the answer describes
+ * the stopped task, and a job that failed fails the Task with `States.TaskFailed`, the task its cause.
+ */
+async function runJob(name: JobName, taskInput: unknown): Promise<unknown> {
+  const overrides = (taskInput as { Overrides?: { ContainerOverrides?: { Name?: string; Environment?: { Name?: string; Value?: string }[] }[] } })
+    ?.Overrides?.ContainerOverrides;
+  const container = overrides?.find((override) => override.Name === JOB_CONTAINER);
+  const env = Object.fromEntries((container?.Environment ?? []).map((variable) => [variable.Name ?? '', variable.Value]));
+  const taskArn = `arn:aws:ecs:us-east-1:000000000000:task/hostplane-local/${name}-${Date.now().toString(36)}`;
+  const stopped = (exitCode: number, reason?: string) => ({
+    TaskArn: taskArn,
+    LastStatus: 'STOPPED',
+    StopCode: 'EssentialContainerExited',
+    Containers: [{ Name: JOB_CONTAINER, ExitCode: exitCode, ...(reason ? { Reason: reason } : {}) }],
+  });
+  try {
+    await invokeLikeLambda(await loadJobHandler(name), name, jobInputFromEnvironment(env));
+    return stopped(0);
+  } catch (error) {
+    throw taskFailed(stopped(1, error instanceof Error ? `${error.name}: ${error.message}` : String(error)));
+  }
 }
 
 function taskFailed(cause: Readonly<Record<string, unknown>>): Error {

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, it, expect } from '@jest/globals';
 import { functionOfPlaceholder } from '../../lambdas/functions.js';
+import { ECS_RUN_TASK_SYNC, JOB_CONTAINER, jobOfPlaceholder } from '../../lambdas/jobs.js';
 import { START_EXECUTION_SYNC, workflowOfPlaceholder } from '../../lambdas/ports/workflows.js';
 import { allStates, STATEMACHINES_DIR } from '../../local/state-machine-definitions.js';
 import type { AslMachine } from '../../local/state-machine-definitions.js';
@@ -63,7 +64,23 @@ function withFakeFunctionArns(text: string): unknown {
   return JSON.parse(
     text
       .replace(/\$\{([A-Za-z0-9]+)FunctionArn\}/g, (_placeholder, name: string) => `arn:aws:lambda:us-east-1:123456789012:function:hostplane-test-${name}`)
-      .replace(/\$\{([A-Za-z0-9]+)StateMachineArn\}/g, (_placeholder, name: string) => `arn:aws:states:us-east-1:123456789012:stateMachine:hostplane-test-${name}`),
+      .replace(/\$\{([A-Za-z0-9]+)StateMachineArn\}/g, (_placeholder, name: string) => `arn:aws:states:us-east-1:123456789012:stateMachine:hostplane-test-${name}`)
+      .replace(/\$\{([A-Za-z0-9]+)TaskDefinitionArn\}/g, (_placeholder, name: string) => `arn:aws:ecs:us-east-1:123456789012:task-definition/hostplane-test-${name}:1`)
+      .replace('${CellClusterArn}', 'arn:aws:ecs:us-east-1:123456789012:cluster/hostplane-test')
+      .replace('${CellCapacityProviderName}', 'hostplane-test'),
+  );
+}
+
+/** A Task that runs one of our jobs (`lambdas/jobs.ts`) as an ECS task on the cell's cluster, with its input in the job container's environment. */
+function runsOurJob(state: State): boolean {
+  const parameters = state.Parameters as
+    | { TaskDefinition?: unknown; Cluster?: unknown; Overrides?: { ContainerOverrides?: { Name?: unknown }[] } }
+    | undefined;
+  return (
+    state.Resource === ECS_RUN_TASK_SYNC &&
+    jobOfPlaceholder(String(parameters?.TaskDefinition)) !== undefined &&
+    parameters?.Cluster === '${CellClusterArn}' &&
+    parameters?.Overrides?.ContainerOverrides?.[0]?.Name === JOB_CONTAINER
   );
 }
 
@@ -130,9 +147,11 @@ describe.each(files)('statemachines/%s', (file) => {
     expect(lacking).toEqual([]);
   });
 
-  it('invokes only functions of FUNCTIONS, each through its ${<Name>FunctionArn} placeholder, or runs one of our state machines', () => {
+  it('invokes only functions of FUNCTIONS through their ${<Name>FunctionArn}, runs one of our state machines, or one of our jobs on the cell', () => {
     const unknown = statesOf(definition)
-      .filter(([, state]) => state.Type === 'Task' && functionOfPlaceholder(state.Resource ?? '') === undefined && !runsOurStateMachine(state))
+      .filter(
+        ([, state]) => state.Type === 'Task' && functionOfPlaceholder(state.Resource ?? '') === undefined && !runsOurStateMachine(state) && !runsOurJob(state),
+      )
       .map(([name, state]) => `${name}: ${String(state.Resource)}`);
 
     expect(unknown).toEqual([]);

@@ -15,6 +15,7 @@ const bookshop = JSON.parse(readFileSync(new URL('../../lambdas/app-definition/e
 const DEPROVISION_STEPS = [
   'MarkDeprovisioning',
   'BackupTenant',
+  'ConfirmFinalBackup',
   'RemoveTenantRoute',
   'RemoveTenantCompute',
   'RemoveStaticAssets',
