@@ -1,15 +1,16 @@
 import { App } from 'aws-cdk-lib';
-import { scopeSchema } from '../lambdas/domain/naming.js';
-import { ControlPlaneStack } from '../lib/control-plane-stack.js';
+import { buildHostplane } from '../lib/hostplane-app.js';
+import { HostplaneConfigError, parseHostplaneConfig } from '../lib/hostplane-config.js';
 
 const app = new App();
 
-const requested: unknown = app.node.tryGetContext('environment') ?? 'dev';
-const environment = scopeSchema.shape.environment.safeParse(requested);
-if (!environment.success) {
-  const reason = environment.error.issues.map((issue) => issue.message).join('; ');
-  console.error(`hostplane: context environment=${JSON.stringify(requested)} is invalid: ${reason}`);
+try {
+  const config = parseHostplaneConfig(app.node.tryGetContext('hostplane'));
+  const region = config.region ?? process.env['CDK_DEFAULT_REGION'];
+  if (!region) throw new HostplaneConfigError('no AWS Region: set "region" in the cdk.json context "hostplane", or configure the AWS CLI');
+  buildHostplane(app, config, { account: config.account ?? process.env['CDK_DEFAULT_ACCOUNT'], region });
+} catch (error) {
+  if (!(error instanceof HostplaneConfigError)) throw error;
+  console.error(`hostplane: ${error.message}`);
   process.exit(1);
 }
-
-new ControlPlaneStack(app, `Hostplane-${environment.data}-ControlPlane`, { environment: environment.data });

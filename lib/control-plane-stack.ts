@@ -1,16 +1,24 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
 import type { StackProps } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { TaskDefinition } from 'aws-cdk-lib/aws-ecs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { DefinitionBody, LogLevel, StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { scopeSchema } from '../lambdas/domain/naming.js';
-import { FUNCTIONS, functionOfPlaceholder } from '../lambdas/functions.js';
+import { functionOfPlaceholder } from '../lambdas/functions.js';
+import { CELL_SUBSTITUTIONS, ECS_RUN_TASK_SYNC, cellSubstitutionOfPlaceholder, jobOfPlaceholder, type CellSubstitution, type JobName } from '../lambdas/jobs.js';
 import type { FunctionName } from '../lambdas/functions.js';
-import { START_EXECUTION_SYNC, stateMachineSubstitution, workflowOfPlaceholder, type WorkflowName } from '../lambdas/ports/workflows.js';
-import { HostplaneFunction, REPOSITORY_ROOT } from './hostplane-function.js';
+import { START_EXECUTION_SYNC, WORKFLOW_NAMES, stateMachineSubstitution, workflowOfPlaceholder, type WorkflowName } from '../lambdas/ports/workflows.js';
+import type { ControlPlaneCell } from './control-plane/cell-access.js';
+import { ControlPlaneApi } from './control-plane/control-plane-api.js';
+import { ControlPlaneFunctions, type EdgeSettings } from './control-plane/control-plane-functions.js';
+import { JobTaskDefinitions } from './control-plane/job-task-definitions.js';
+import { JOB_ACCESS } from './function-access.js';
+import { REPOSITORY_ROOT, type HostplaneFunction } from './hostplane-function.js';
 import { PlatformEventRules } from './platform-event-rules.js';
 
 export const STATEMACHINES_DIR = join(REPOSITORY_ROOT, 'statemachines');
@@ -18,9 +26,24 @@ export const STATEMACHINES_DIR = join(REPOSITORY_ROOT, 'statemachines');
 export interface ControlPlaneStackProps extends StackProps {
   /** The environment this copy of the control plane serves (dev, prod, a test run); the rule of `scopeSchema`. */
   readonly environment: string;
+  /** The cell whose tenants it manages (`CellStack.resources`); its Aurora also holds the registry. */
+  readonly cell: ControlPlaneCell;
+  /** How tenants are fronted: CloudFront mode, their domain and its hosted zone. */
+  readonly edge: EdgeSettings;
+  /** Most tenants the cell admits, and the per-cell limits behind that number, named when a tenant is refused. */
+  readonly placement: { readonly maxTenants: number; readonly limits: Readonly<Record<string, number>> };
+  /**
+   * Requests per second the API admits, and the burst above it.
+   * @default { rateLimit: 50, burstLimit: 100 }
+   */
+  readonly apiThrottling?: { readonly rateLimit: number; readonly burstLimit: number };
+  /** @default 90 */
+  readonly healthWaitSeconds?: number;
+  /** @default 30 */
+  readonly backupRetentionDays?: number;
 }
 
-/** The state machines built so far, by workflow. */
+/** The state machines, by workflow. */
 export interface ControlPlaneStateMachines {
   readonly provision: StateMachine;
   readonly deploy: StateMachine;
@@ -28,34 +51,71 @@ export interface ControlPlaneStateMachines {
 }
 
 /**
- * The control plane, as far as it is built: one Lambda per entry of `FUNCTIONS`, and the provision,
- * deploy and deprovision state machines from `statemachines/*.asl.json`, each allowed to invoke
- * exactly the Lambdas its Tasks name (and provision to run deploy to completion).
- *
- * The EventBridge rules (ended executions, app definition changed, the drift schedule) are in
- * `PlatformEventRules`. Not here yet: the API Gateway REST API, Cognito and the cell (platform)
- * stack; they come with the AWS issue, as do the cloud adapters. Until then a deployed handler
- * stops at `ports()` ("Hostplane ports are not configured").
+ * The control plane of one environment: one Lambda per entry of `FUNCTIONS` with exactly the access
+ * it needs (`ControlPlaneFunctions`); the provision, deploy and deprovision state machines from
+ * `statemachines/*.asl.json`, each allowed to invoke exactly the Lambdas its Tasks name (and provision
+ * to run deploy to completion); the operators' API behind Cognito; the EventBridge rules; the bucket
+ * of per-tenant backups. The tenant registry lives in the cell's Aurora, reached through the Data API.
  */
 export class ControlPlaneStack extends Stack {
   public readonly functions: Readonly<Record<FunctionName, HostplaneFunction>>;
   public readonly stateMachines: ControlPlaneStateMachines;
   public readonly eventRules: PlatformEventRules;
+  public readonly api: ControlPlaneApi;
+  public readonly backupBucket: Bucket;
+  /** The ECS task definitions of the jobs (`lambdas/jobs.ts`), run on the cell's cluster. */
+  public readonly jobs: Readonly<Record<JobName, TaskDefinition>>;
+  private readonly cell: ControlPlaneCell;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     super(scope, id, props);
+    this.cell = props.cell;
     const environment = scopeSchema.shape.environment.parse(props.environment);
     Tags.of(this).add('hostplane:environment', environment);
 
-    const provision = readAslFile('provision');
-    const deploy = readAslFile('deploy');
-    const deprovision = readAslFile('deprovision');
-    this.functions = createFunctions(this, mergeTimeouts(provision.taskTimeouts, deploy.taskTimeouts, deprovision.taskTimeouts));
-    const deployMachine = this.aslStateMachine('Deploy', deploy, `/aws/vendedlogs/states/hostplane-${environment}-deploy`, {});
+    const asl = { provision: readAslFile('provision'), deploy: readAslFile('deploy'), deprovision: readAslFile('deprovision') };
+    const stateMachineNames = Object.fromEntries(WORKFLOW_NAMES.map((workflow) => [workflow, `hostplane-${environment}-${workflow}`])) as Record<
+      WorkflowName,
+      string
+    >;
+
+    this.backupBucket = new Bucket(this, 'Backups', {
+      encryption: BucketEncryption.S3_MANAGED,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      enforceSSL: true,
+      versioned: true,
+      // A deleted object stays recoverable for a week; the registry decides what a backup's lifetime is.
+      lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(7), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      // Tenants' backups are data: kept when the stack goes.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    const functions = new ControlPlaneFunctions(this, 'Functions', {
+      environment,
+      cell: props.cell,
+      placement: props.placement,
+      edge: props.edge,
+      backupBucket: this.backupBucket,
+      taskTimeouts: mergeTimeouts(asl.provision.taskTimeouts, asl.deploy.taskTimeouts, asl.deprovision.taskTimeouts),
+      stateMachineNames,
+      healthWaitSeconds: props.healthWaitSeconds,
+      backupRetentionDays: props.backupRetentionDays,
+    });
+    this.functions = functions.functions;
+
+    const jobs = new JobTaskDefinitions(this, 'Jobs', { environment: (job) => functions.environmentFor(JOB_ACCESS[job]) });
+    this.jobs = jobs.taskDefinitions;
+    for (const [job, taskDefinition] of Object.entries(this.jobs) as [JobName, TaskDefinition][]) {
+      props.cell.database.cluster.grantDataApiAccess(taskDefinition.taskRole);
+      for (const kind of JOB_ACCESS[job]) functions.grant(taskDefinition.taskRole, kind);
+    }
+
+    const deployMachine = this.aslStateMachine('Deploy', stateMachineNames.deploy, asl.deploy, {});
     this.stateMachines = {
       deploy: deployMachine,
-      provision: this.aslStateMachine('Provision', provision, `/aws/vendedlogs/states/hostplane-${environment}-provision`, { deploy: deployMachine }),
-      deprovision: this.aslStateMachine('Deprovision', deprovision, `/aws/vendedlogs/states/hostplane-${environment}-deprovision`, {}),
+      provision: this.aslStateMachine('Provision', stateMachineNames.provision, asl.provision, { deploy: deployMachine }),
+      deprovision: this.aslStateMachine('Deprovision', stateMachineNames.deprovision, asl.deprovision, {}),
     };
     this.eventRules = new PlatformEventRules(this, 'EventRules', {
       executionStatusChanged: this.functions.ExecutionStatusChanged,
@@ -63,42 +123,83 @@ export class ControlPlaneStack extends Stack {
       reconcileTenants: this.functions.ReconcileTenants,
       stateMachines: Object.values(this.stateMachines),
     });
+    this.api = new ControlPlaneApi(this, 'Api', { environment, functions: this.functions, throttling: props.apiThrottling });
+
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'The control-plane API (Cognito-authorized)' });
+    new CfnOutput(this, 'UserPoolId', { value: this.api.userPool.userPoolId, description: 'Where operators are invited' });
+    new CfnOutput(this, 'UserPoolClientId', { value: this.api.userPoolClient.userPoolClientId });
+    new CfnOutput(this, 'BackupBucketName', { value: this.backupBucket.bucketName });
   }
 
   /**
    * A state machine from an ASL file: every `${<Name>FunctionArn}` is supplied as a definition
    * substitution and the role may invoke those functions and no other. The definition is inlined
    * (`fromString`, not `fromFile`, which would upload it as an S3 asset) so the template shows it.
+   * Its name is fixed, so functions find it by an ARN derived from the name, not by a reference that
+   * would make the machine and the functions depend on each other.
    */
-  private aslStateMachine(
-    id: string,
-    asl: AslFile,
-    logGroupName: string,
-    children: Partial<Record<WorkflowName, StateMachine>>,
-  ): StateMachine {
+  private aslStateMachine(id: string, name: string, asl: AslFile, children: Partial<Record<WorkflowName, StateMachine>>): StateMachine {
     const childOf = (workflow: WorkflowName): StateMachine => {
       const child = children[workflow];
       if (!child) throw new Error(`${id}: its definition runs the ${workflow} state machine, which is not built before it`);
       return child;
     };
     const logGroup = new LogGroup(this, `${id}Logs`, {
-      logGroupName,
+      logGroupName: `/aws/vendedlogs/states/${name}`,
       retention: RetentionDays.ONE_MONTH,
       // Execution logs are scratch: what a tenant operation did is recorded in the registry.
       removalPolicy: RemovalPolicy.DESTROY,
     });
     const stateMachine = new StateMachine(this, `${id}StateMachine`, {
+      stateMachineName: name,
       definitionBody: DefinitionBody.fromString(asl.text),
       definitionSubstitutions: {
-        ...Object.fromEntries([...asl.functions].map((name) => [`${name}FunctionArn`, this.functions[name].functionArn])),
+        ...Object.fromEntries([...asl.functions].map((fn) => [`${fn}FunctionArn`, this.functions[fn].functionArn])),
         ...Object.fromEntries([...asl.workflows].map((workflow) => [stateMachineSubstitution(workflow), childOf(workflow).stateMachineArn])),
+        ...Object.fromEntries([...asl.jobs].map((job) => [`${job}TaskDefinitionArn`, this.jobs[job].taskDefinitionArn])),
+        ...Object.fromEntries([...asl.cell].map((name) => [name, this.cellSubstitution(name)])),
       },
       // Transitions only: execution data holds tenant requests and plans.
       logs: { destination: logGroup, level: LogLevel.ALL, includeExecutionData: false },
+      tracingEnabled: true,
     });
-    for (const name of asl.functions) this.functions[name].grantInvoke(stateMachine.role);
+    for (const fn of asl.functions) this.functions[fn].grantInvoke(stateMachine.role);
     for (const workflow of asl.workflows) this.grantRunToCompletion(stateMachine, childOf(workflow));
+    for (const job of asl.jobs) this.grantRunJob(stateMachine, this.jobs[job]);
     return stateMachine;
+  }
+
+  private cellSubstitution(name: CellSubstitution): string {
+    switch (name) {
+      case 'CellClusterArn':
+        return this.cell.cluster.clusterArn;
+      case 'CellCapacityProviderName':
+        return this.cell.capacityProviderName;
+    }
+  }
+
+  /**
+   * What `ecs:runTask.sync` needs: run the job's task definition on the cell's cluster, pass its roles
+   * to ECS, watch and stop the task, and the managed EventBridge rule through which Step Functions
+   * learns that the task stopped.
+   */
+  private grantRunJob(stateMachine: StateMachine, taskDefinition: TaskDefinition): void {
+    const onCluster = { ArnEquals: { 'ecs:cluster': this.cell.cluster.clusterArn } };
+    stateMachine.addToRolePolicy(new PolicyStatement({ actions: ['ecs:RunTask'], resources: [taskDefinition.taskDefinitionArn], conditions: onCluster }));
+    stateMachine.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['ecs:StopTask', 'ecs:DescribeTasks'],
+        resources: [Stack.of(this).formatArn({ service: 'ecs', resource: 'task', resourceName: `${this.cell.cluster.clusterName}/*` })],
+      }),
+    );
+    taskDefinition.taskRole.grantPassRole(stateMachine.role);
+    taskDefinition.obtainExecutionRole().grantPassRole(stateMachine.role);
+    stateMachine.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],
+        resources: [Stack.of(this).formatArn({ service: 'events', resource: 'rule', resourceName: 'StepFunctionsGetEventsForECSTaskRule' })],
+      }),
+    );
   }
 
   /**
@@ -117,19 +218,6 @@ export class ControlPlaneStack extends Stack {
       }),
     );
   }
-}
-
-function createFunctions(scope: Construct, taskTimeouts: ReadonlyMap<FunctionName, number>): Record<FunctionName, HostplaneFunction> {
-  const entries = (Object.keys(FUNCTIONS) as FunctionName[]).map((name) => {
-    const seconds = taskTimeouts.get(name);
-    const fn = new HostplaneFunction(scope, `${name}Function`, {
-      entry: FUNCTIONS[name],
-      // A Lambda must not stop before the Task state that waits for it.
-      timeout: seconds === undefined ? undefined : Duration.seconds(seconds),
-    });
-    return [name, fn] as const;
-  });
-  return Object.fromEntries(entries) as Record<FunctionName, HostplaneFunction>;
 }
 
 interface AslState {
@@ -151,6 +239,10 @@ interface AslFile {
   readonly functions: ReadonlySet<FunctionName>;
   /** The state machines it runs to completion (`${<Workflow>StateMachineArn}` in a startExecution.sync Task). */
   readonly workflows: ReadonlySet<WorkflowName>;
+  /** The jobs it runs as ECS tasks (`${<Job>TaskDefinitionArn}` in an ecs:runTask.sync Task). */
+  readonly jobs: ReadonlySet<JobName>;
+  /** The cell's values it names (`${CellClusterArn}`…). */
+  readonly cell: ReadonlySet<CellSubstitution>;
   /** Function → the longest `TimeoutSeconds` of the Task states that invoke it. */
   readonly taskTimeouts: ReadonlyMap<FunctionName, number>;
 }
@@ -164,15 +256,28 @@ function readAslFile(name: string): AslFile {
   const text = readFileSync(file, 'utf8');
   const functions = new Set<FunctionName>();
   const workflows = new Set<WorkflowName>();
+  const jobs = new Set<JobName>();
+  const cell = new Set<CellSubstitution>();
   for (const [placeholder] of text.matchAll(/\$\{[^}]*\}/g)) {
     const fn = functionOfPlaceholder(placeholder);
     const workflow = workflowOfPlaceholder(placeholder);
+    const job = jobOfPlaceholder(placeholder);
+    const cellValue = cellSubstitutionOfPlaceholder(placeholder);
     if (fn) functions.add(fn);
     else if (workflow) workflows.add(workflow);
-    else throw new Error(`${file}: ${placeholder} is not \${<Name>FunctionArn} for a Name in FUNCTIONS, nor \${<Workflow>StateMachineArn}`);
+    else if (job) jobs.add(job);
+    else if (cellValue) cell.add(cellValue);
+    else {
+      throw new Error(
+        `${file}: ${placeholder} is none of \${<Name>FunctionArn} (FUNCTIONS), \${<Workflow>StateMachineArn}, \${<Job>TaskDefinitionArn} (JOBS), ${CELL_SUBSTITUTIONS.map((n) => `\${${n}}`).join(', ')}`,
+      );
+    }
   }
   if (workflows.size > 0 && !text.includes(START_EXECUTION_SYNC)) {
     throw new Error(`${file}: names a state machine but never runs one with ${START_EXECUTION_SYNC}`);
+  }
+  if (jobs.size > 0 && !text.includes(ECS_RUN_TASK_SYNC)) {
+    throw new Error(`${file}: names a job but never runs one with ${ECS_RUN_TASK_SYNC}`);
   }
   const taskTimeouts = new Map<FunctionName, number>();
   for (const state of nestedStates(JSON.parse(text) as AslMachine)) {
@@ -181,7 +286,7 @@ function readAslFile(name: string): AslFile {
       taskTimeouts.set(fn, Math.max(taskTimeouts.get(fn) ?? 0, state.TimeoutSeconds));
     }
   }
-  return { text, functions, workflows, taskTimeouts };
+  return { text, functions, workflows, jobs, cell, taskTimeouts };
 }
 
 function mergeTimeouts(...maps: ReadonlyMap<FunctionName, number>[]): Map<FunctionName, number> {

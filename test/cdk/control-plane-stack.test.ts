@@ -1,10 +1,10 @@
 import { beforeAll, describe, it, expect } from '@jest/globals';
-import { App } from 'aws-cdk-lib';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
+import { API_ROUTES } from '../../lambdas/api/routes.js';
 import { FUNCTIONS, isFunctionName } from '../../lambdas/functions.js';
-import { ControlPlaneStack } from '../../lib/control-plane-stack.js';
+import { CLOUD_VARIABLES } from '../../cloud/cloud-environment.js';
+import { buildSampleStacks } from '../support/cdk-stacks.js';
 
-/** Synthesis bundles every Lambda with esbuild: done once for the whole file. */
 const SYNTH_TIMEOUT_MS = 180_000;
 
 interface CfnResource {
@@ -24,8 +24,7 @@ describe('ControlPlaneStack', () => {
   let machines: Record<string, CfnResource>;
 
   beforeAll(() => {
-    const stack = new ControlPlaneStack(new App(), 'ControlPlaneTest', { environment: 'test' });
-    template = Template.fromStack(stack);
+    template = Template.fromStack(buildSampleStacks().controlPlane);
     lambdas = template.findResources('AWS::Lambda::Function') as Record<string, CfnResource>;
     machines = template.findResources('AWS::StepFunctions::StateMachine') as Record<string, CfnResource>;
   }, SYNTH_TIMEOUT_MS);
@@ -64,12 +63,12 @@ describe('ControlPlaneStack', () => {
     expect(entries.sort()).toEqual(Object.values(FUNCTIONS).sort());
   });
 
-  it('runs every Lambda on Node.js 22, arm64, 512 MiB, with source maps and a one-month log group', () => {
+  it('runs every Lambda on Node.js 22, arm64, with source maps and a one-month log group; 512 MiB but Compile, which runs esbuild', () => {
     const logGroup = new Capture();
+    expect(Object.values(lambdas).filter((fn) => fn.Properties['MemorySize'] !== 512).map((fn) => fn.Properties['Description'])).toEqual([FUNCTIONS.Compile]);
     template.allResourcesProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs22.x',
       Architectures: ['arm64'],
-      MemorySize: 512,
       Handler: 'index.handler',
       Environment: { Variables: Match.objectLike({ NODE_OPTIONS: '--enable-source-maps' }) },
       LoggingConfig: { LogGroup: { Ref: logGroup } },
@@ -113,6 +112,90 @@ describe('ControlPlaneStack', () => {
     }
   });
 
+  /** The environment variables of the Lambda bundled from `entry`. */
+  const variablesOf = (entry: string) =>
+    (lambdas[lambdaOf(entry)]!.Properties['Environment'] as { Variables: Record<string, unknown> }).Variables;
+
+  it('gives each Lambda the variables of the ports it uses and no others', () => {
+    expect(variablesOf(FUNCTIONS.ListTenants)).toEqual(
+      expect.objectContaining({ [CLOUD_VARIABLES.environment]: 'test', [CLOUD_VARIABLES.databaseClusterArn]: expect.anything() }),
+    );
+    expect(variablesOf(FUNCTIONS.ListTenants)).not.toHaveProperty(CLOUD_VARIABLES.cluster);
+    expect(variablesOf(FUNCTIONS.ListTenants)).not.toHaveProperty(CLOUD_VARIABLES.provisionStateMachineArn);
+    expect(variablesOf(FUNCTIONS.CreateTenant)).toHaveProperty(CLOUD_VARIABLES.provisionStateMachineArn);
+    expect(variablesOf(FUNCTIONS.StartTenantCompute)).toEqual(
+      expect.objectContaining({ [CLOUD_VARIABLES.cluster]: expect.anything(), [CLOUD_VARIABLES.tenantImage]: expect.anything() }),
+    );
+    expect(variablesOf(FUNCTIONS.Publish)).toEqual(
+      expect.objectContaining({ [CLOUD_VARIABLES.appFilesMount]: '/mnt/hostplane', [CLOUD_VARIABLES.cacheNoticesSecretArn]: expect.anything() }),
+    );
+    const cells = JSON.parse(String(variablesOf(FUNCTIONS.ValidateTenantRequest)[CLOUD_VARIABLES.cells])) as { cell: string; maxTenants: number; limits: Record<string, number> }[];
+    expect(cells).toEqual([{ cell: 'c1', maxTenants: 98, limits: expect.objectContaining({ 'cache users per user group': 98 }) }]);
+  });
+
+  it('runs in the cell VPC, with the EFS mount, only the Lambdas that need it', () => {
+    const inVpc = Object.values(lambdas).filter((fn) => fn.Properties['VpcConfig'] !== undefined).map((fn) => fn.Properties['Description']);
+    expect(inVpc).toEqual(expect.arrayContaining([FUNCTIONS.Publish, FUNCTIONS.Compile, FUNCTIONS.CreateTenantDatabase]));
+    expect(inVpc).not.toContain(FUNCTIONS.ListTenants);
+    expect(inVpc).not.toContain(FUNCTIONS.StartTenantCompute);
+    expect(lambdas[lambdaOf(FUNCTIONS.Compile)]!.Properties['FileSystemConfigs']).toEqual([expect.objectContaining({ LocalMountPath: '/mnt/hostplane' })]);
+    expect(lambdas[lambdaOf(FUNCTIONS.CreateTenantDatabase)]!.Properties['FileSystemConfigs']).toBeUndefined();
+  });
+
+  it('serves every API route through its Lambda behind the Cognito authorizer', () => {
+    const methods = template.findResources('AWS::ApiGateway::Method');
+    const served = Object.values(methods)
+      .map((m) => m.Properties as { HttpMethod: string; AuthorizationType: string; Integration?: { Uri?: unknown } })
+      .filter((m) => m.HttpMethod !== 'OPTIONS');
+    expect(served).toHaveLength(API_ROUTES.length);
+    for (const method of served) expect(method.AuthorizationType).toBe('COGNITO_USER_POOLS');
+    template.hasResourceProperties('AWS::ApiGateway::Method', {
+      HttpMethod: 'POST',
+      RequestModels: { 'application/json': Match.anyValue() },
+      RequestValidatorId: Match.anyValue(),
+    });
+    template.hasResourceProperties('AWS::ApiGateway::Model', {
+      Name: 'ProvisionRequest',
+      Schema: Match.objectLike({ required: ['tenantId'], additionalProperties: false }),
+    });
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      MethodSettings: Match.arrayWith([Match.objectLike({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 })]),
+      TracingEnabled: true,
+    });
+    template.hasResourceProperties('AWS::Cognito::UserPool', {
+      AdminCreateUserConfig: { AllowAdminCreateUserOnly: true },
+      MfaConfiguration: 'ON',
+    });
+  });
+
+  it('keeps backups in an encrypted, versioned, private bucket that outlives the stack', () => {
+    template.hasResource('AWS::S3::Bucket', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({
+        VersioningConfiguration: { Status: 'Enabled' },
+        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      }),
+    });
+  });
+
+  it('runs the final backup as the BackupTenant job on the cell cluster, and lets deprovision run exactly that task', () => {
+    const [, deprovision] = machine('Deprovision');
+    const substitutions = deprovision.Properties['DefinitionSubstitutions'] as Record<string, unknown>;
+    expect(Object.keys(substitutions)).toEqual(expect.arrayContaining(['BackupTenantTaskDefinitionArn', 'CellClusterArn', 'CellCapacityProviderName']));
+    const taskDefinition = (substitutions['BackupTenantTaskDefinitionArn'] as { Ref: string }).Ref;
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      RequiresCompatibilities: ['EC2'],
+      NetworkMode: 'bridge',
+      ContainerDefinitions: [Match.objectLike({ Name: 'job', Environment: Match.arrayWith([{ Name: 'HOSTPLANE_JOB', Value: 'BackupTenant' }]) })],
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: arnOf(deprovision.Properties['RoleArn']) }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({ Action: 'ecs:RunTask', Resource: { Ref: taskDefinition }, Condition: Match.anyValue() })]),
+      },
+    });
+  });
+
   describe.each(['Provision', 'Deploy', 'Deprovision'])('the %s state machine', (name) => {
   let stateMachine: CfnResource;
   beforeAll(() => {
@@ -132,7 +215,7 @@ describe('ControlPlaneStack', () => {
     const substitutions = stateMachine.Properties['DefinitionSubstitutions'] as Record<string, unknown>;
 
     for (const [key, value] of Object.entries(substitutions)) {
-      if (key.endsWith('StateMachineArn')) continue;
+      if (!key.endsWith('FunctionArn')) continue;
       const name = key.replace(/FunctionArn$/, '');
       expect(isFunctionName(name)).toBe(true);
       const logicalId = arnOf(value);

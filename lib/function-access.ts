@@ -1,0 +1,95 @@
+import type { FunctionName } from '../lambdas/functions.js';
+import type { JobName } from '../lambdas/jobs.js';
+
+/**
+ * What a Lambda may reach besides the registry. Every function reaches the registry (the `sql`
+ * port through the Data API: step tracking records every step), so `sql` is implied.
+ * - `databaseServer`: CREATE/DROP DATABASE and ROLE on the cell's cluster over `pg` from the VPC (ADR 0005);
+ * - `appFiles`: the cell's EFS mounted at /mnt/hostplane (so: in the VPC);
+ * - `notices`: PUBLISH on the cell's cache (in the VPC);
+ * - the others: their AWS APIs, scoped to this environment's resources.
+ */
+export const ACCESS_KINDS = [
+  'databaseServer',
+  'secrets',
+  'cacheUsers',
+  'compute',
+  'appFiles',
+  'edge',
+  'workflows',
+  'notices',
+  'backups',
+] as const;
+export type AccessKind = (typeof ACCESS_KINDS)[number];
+
+/** The ports the tenant-resource removals reach between them (deprovision's compensation and drift fixing). */
+const REMOVES_EVERYTHING: readonly AccessKind[] = ['databaseServer', 'secrets', 'cacheUsers', 'compute', 'edge', 'appFiles'];
+/** What finding drift reads: every kind of tenant resource. */
+const READS_EVERYTHING: readonly AccessKind[] = ['secrets', 'cacheUsers', 'compute', 'edge', 'appFiles'];
+
+/**
+ * Each function's access, beyond the registry. The stack grants exactly this (IAM, VPC placement,
+ * the EFS mount, the environment variables of those ports), and a test checks it against what each
+ * handler takes from `ports()`. A function missing here fails to type-check.
+ */
+export const FUNCTION_ACCESS: Readonly<Record<FunctionName, readonly AccessKind[]>> = {
+  ValidateTenantRequest: [],
+  CreateTenantDatabase: ['databaseServer', 'secrets'],
+  CreateTenantCacheUser: ['cacheUsers', 'secrets'],
+  CreateStaticAssets: ['edge', 'appFiles'],
+  StartTenantCompute: ['compute'],
+  RegisterTenantRoute: ['edge'],
+  PrepareStarterApp: [],
+  MarkTenantActive: [],
+  CompensateProvision: REMOVES_EVERYTHING,
+  MarkProvisionFailed: [],
+  LoadDefinition: [],
+  GenerateCode: ['appFiles'],
+  Compile: ['appFiles'],
+  PlanMigrations: [],
+  Migrate: [],
+  Publish: ['appFiles', 'notices'],
+  AwaitHealthy: ['appFiles'],
+  MarkDeployed: ['appFiles', 'edge'],
+  RollBack: ['appFiles'],
+  MarkDeploymentFailed: [],
+  MarkDeprovisioning: [],
+  ConfirmFinalBackup: [],
+  RemoveTenantRoute: ['edge'],
+  RemoveTenantCompute: ['compute'],
+  RemoveStaticAssets: ['edge'],
+  RemoveTenantCacheUser: ['cacheUsers'],
+  RemoveTenantDatabase: ['databaseServer'],
+  RemoveTenantSecrets: ['secrets'],
+  RemoveAppFiles: ['appFiles'],
+  MarkTenantDeleted: [],
+  MarkDeprovisionFailed: [],
+  ExecutionStatusChanged: ['appFiles'],
+  ReconcileTenants: REMOVES_EVERYTHING,
+  AppDefinitionChanged: ['workflows'],
+  CreateTenant: ['workflows'],
+  ListTenants: [],
+  GetTenant: [],
+  DeleteTenant: ['workflows'],
+  CreateBackup: ['backups'],
+  ListBackups: [],
+  ExportBackup: ['backups'],
+  RestoreTenant: ['backups', 'workflows'],
+  GetDrift: READS_EVERYTHING,
+  FixDrift: REMOVES_EVERYTHING,
+  GetOperation: [],
+  CreateDeployment: ['workflows'],
+  ListDeployments: [],
+  GetDeployment: [],
+  RollbackDeployment: ['workflows'],
+};
+
+/** Each job's access (`lambdas/jobs.ts`): its ECS task role gets exactly this, beyond the registry. */
+export const JOB_ACCESS: Readonly<Record<JobName, readonly AccessKind[]>> = {
+  BackupTenant: ['backups'],
+};
+
+/** Whether the function runs in the cell's VPC: it mounts EFS, talks to the cache, or opens a pg connection. */
+export function runsInVpc(access: readonly AccessKind[]): boolean {
+  return access.some((kind) => kind === 'appFiles' || kind === 'notices' || kind === 'databaseServer');
+}
