@@ -258,12 +258,12 @@ export class ControlPlaneFunctions extends Construct {
     fn.grantPrincipal.addToPrincipalPolicy(
       allow(['ecs:RegisterTaskDefinition', 'ecs:DeregisterTaskDefinition', 'ecs:ListTaskDefinitions', 'ecs:DescribeTaskDefinition', 'ecs:TagResource'], ['*']),
     );
+    // A tenant's Cloud Map service is created in the cell's namespace only; once made, it is reached by its ARN.
     fn.grantPrincipal.addToPrincipalPolicy(
-      allow(
-        ['servicediscovery:CreateService', 'servicediscovery:GetService', 'servicediscovery:DeleteService', 'servicediscovery:ListServices', 'servicediscovery:ListInstances', 'servicediscovery:TagResource', 'servicediscovery:GetNamespace'],
-        ['*'],
-        { StringEquals: { 'servicediscovery:NamespaceArn': cell.namespace.namespaceArn } },
-      ),
+      allow(['servicediscovery:CreateService', 'servicediscovery:TagResource'], ['*'], { StringEquals: { 'servicediscovery:NamespaceArn': cell.namespace.namespaceArn } }),
+    );
+    fn.grantPrincipal.addToPrincipalPolicy(
+      allow(['servicediscovery:GetService', 'servicediscovery:DeleteService', 'servicediscovery:ListInstances'], [arnIn(this, 'servicediscovery', 'service', '*')]),
     );
     fn.grantPrincipal.addToPrincipalPolicy(allow(['servicediscovery:ListServices', 'servicediscovery:GetOperation'], ['*']));
     fn.grantPrincipal.addToPrincipalPolicy(
@@ -296,7 +296,7 @@ export class ControlPlaneFunctions extends Construct {
     fn.grantPrincipal.addToPrincipalPolicy(allow(['s3:ListAllMyBuckets'], ['*']));
     fn.grantPrincipal.addToPrincipalPolicy(
       allow(
-        ['cloudfront:CreateDistributionTenant', 'cloudfront:UpdateDistributionTenant', 'cloudfront:GetDistributionTenant', 'cloudfront:GetDistributionTenantByDomain',
+        ['cloudfront:CreateDistributionTenant', 'cloudfront:GetConnectionGroup', 'cloudfront:UpdateDistributionTenant', 'cloudfront:GetDistributionTenant', 'cloudfront:GetDistributionTenantByDomain',
           'cloudfront:DeleteDistributionTenant', 'cloudfront:ListDistributionTenants', 'cloudfront:ListDistributionTenantsByCustomization',
           'cloudfront:CreateDistribution', 'cloudfront:CreateDistributionWithTags', 'cloudfront:GetDistribution', 'cloudfront:GetDistributionConfig',
           'cloudfront:UpdateDistribution', 'cloudfront:DeleteDistribution', 'cloudfront:ListDistributions', 'cloudfront:TagResource', 'cloudfront:ListTagsForResource',
