@@ -35,6 +35,7 @@ try {
     environment: 'bench',
     domain: 'apps.example.com',
     hostedZoneId: 'Z0EXAMPLE0000000000',
+    certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000',
     cells: [{ name: 'c1' }],
   });
   const { cells, controlPlane } = buildHostplane(app, config, { account: '123456789012', region: 'eu-west-1' });

@@ -39,19 +39,17 @@ export const hostplaneConfigSchema = z
     hostedZoneId: z.string().regex(/^Z[A-Z0-9]{1,31}$/, 'must be a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ'),
     /** `tenant` (default): distribution tenants of the cell's multi-tenant distribution; `dedicated`: a distribution per tenant. */
     edgeMode: z.enum(['tenant', 'dedicated']).default('tenant'),
-    /** An ACM certificate (us-east-1) for `*.<domain>`, used by the multi-tenant distribution. */
-    certificateArn: z.string().regex(/^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate\/[0-9a-f-]{36}$/, 'must be an ACM certificate ARN in us-east-1').optional(),
+    /** An ACM certificate in us-east-1 for `*.<domain>`: CloudFront serves every tenant's name with it, in both edge modes. */
+    certificateArn: z
+      .string({ error: 'is required: an ACM certificate in us-east-1 for *.<domain> (CloudFront serves tenants with it)' })
+      .regex(/^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate\/[0-9a-f-]{36}$/, 'must be an ACM certificate ARN in us-east-1'),
     /** The cells of this environment. One per environment in this version (see docs/aws.md). */
     cells: z.array(cellConfigSchema).min(1).max(1, 'one cell per environment in this version: give a dedicated cell its own environment'),
     apiThrottling: z.object({ rateLimit: z.number().int().min(1), burstLimit: z.number().int().min(1) }).strict().optional(),
     healthWaitSeconds: z.number().int().min(5).max(3600).optional(),
     backupRetentionDays: z.number().int().min(1).max(3650).optional(),
   })
-  .strict()
-  .refine((config) => config.edgeMode !== 'dedicated' || config.certificateArn !== undefined, {
-    message: 'edgeMode "dedicated" needs certificateArn (a us-east-1 certificate for *.<domain>, shared by the dedicated distributions)',
-    path: ['certificateArn'],
-  });
+  .strict();
 
 export type HostplaneConfig = z.output<typeof hostplaneConfigSchema>;
 export type CellConfig = z.output<typeof cellConfigSchema>;

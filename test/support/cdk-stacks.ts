@@ -8,6 +8,7 @@ export function sampleConfig(overrides: Record<string, unknown> = {}) {
     environment: 'test',
     domain: 'apps.example.com',
     hostedZoneId: 'Z0EXAMPLE0000000000',
+    certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000',
     cells: [{ name: 'c1' }],
     ...overrides,
   });
