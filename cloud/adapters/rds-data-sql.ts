@@ -11,7 +11,7 @@ import {
   type SqlParameter,
 } from '@aws-sdk/client-rds-data';
 import { PermanentError, TransientError } from '../../lambdas/domain/errors.js';
-import type { SqlExecutor, SqlOptions, SqlParams, SqlPort, SqlResult, SqlRow, SqlValue } from '../../lambdas/ports/sql.js';
+import { isTransientSqlState, type SqlExecutor, type SqlOptions, type SqlParams, type SqlPort, type SqlResult, type SqlRow, type SqlValue } from '../../lambdas/ports/sql.js';
 import { awsErrorName, toDomainError } from './aws-errors.js';
 
 /** Statements that must run outside any transaction block, at the server level: they go to `serverStatements` when it is given. */
@@ -30,8 +30,6 @@ const TRANSIENT_DATA_API_ERRORS = new Set([
   'InternalServerErrorException',
 ]);
 
-/** The same SQLSTATEs the local adapter retries: serialization, deadlock, too many connections, starting up, lock not available. */
-const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '53300', '57P03', '55P03']);
 
 /**
  * The Data API puts the PostgreSQL SQLSTATE at the end of a BadRequestException/DatabaseErrorException
@@ -258,7 +256,7 @@ export function toSqlError(error: unknown, doing: string): Error {
   const sqlState = SQLSTATE_IN_MESSAGE.exec(error.message)?.[1];
   if (sqlState !== undefined) {
     const message = `${doing}: ${error.message}`;
-    if (TRANSIENT_SQLSTATES.has(sqlState) || sqlState.startsWith('08')) {
+    if (isTransientSqlState(sqlState)) {
       return Object.assign(new TransientError(message), { code: sqlState });
     }
     return new SqlStatementError(sqlState, message);

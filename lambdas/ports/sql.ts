@@ -37,3 +37,13 @@ export function quoteIdent(name: string): string {
 export function quoteLiteral(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
 }
+
+/**
+ * SQLSTATEs worth another try, whichever adapter saw them: serialization failure, deadlock, too
+ * many connections, the server starting up, a lock not available, and any connection exception (08).
+ */
+const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '53300', '57P03', '55P03']);
+
+export function isTransientSqlState(code: string): boolean {
+  return TRANSIENT_SQLSTATES.has(code) || code.startsWith('08');
+}

@@ -1,10 +1,9 @@
 import pg from 'pg';
 import { TransientError } from '../../lambdas/domain/errors.js';
-import type { SqlExecutor, SqlOptions, SqlParams, SqlPort, SqlResult, SqlRow } from '../../lambdas/ports/sql.js';
+import { isTransientSqlState, type SqlExecutor, type SqlOptions, type SqlParams, type SqlPort, type SqlResult, type SqlRow } from '../../lambdas/ports/sql.js';
 import { toPositional } from './named-parameters.js';
 
 /** PostgreSQL error classes worth a retry: connection trouble, serialization, too many connections, starting up. */
-const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '53300', '57P03', '55P03']);
 const TRANSIENT_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);
 
 const OID_INT8 = 20;
@@ -149,6 +148,6 @@ async function wrapErrors<T>(work: () => Promise<T>): Promise<T> {
 function isTransient(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as Error & { code?: string }).code ?? '';
-  return TRANSIENT_SQLSTATES.has(code) || code.startsWith('08') || TRANSIENT_NODE_CODES.has(code) ||
+  return isTransientSqlState(code) || TRANSIENT_NODE_CODES.has(code) ||
     /Connection terminated|timeout exceeded when trying to connect/i.test(error.message);
 }
