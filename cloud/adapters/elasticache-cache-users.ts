@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-elasticache';
 import { PermanentError, TransientError, ValidationError } from '../../lambdas/domain/errors.js';
 import type { CacheAvailability, CacheUserSpec, CacheUsersPort } from '../../lambdas/ports/cache-users.js';
-import { tenantAclRules } from '../../local/adapters/redis-cache-users.js';
+import { tenantAclRules } from '../../lambdas/ports/cache-acl.js';
 import { isAwsError, toDomainError } from './aws-errors.js';
 import { InProcessUserGroupLock, type UserGroupLock } from './user-group-lock.js';
 

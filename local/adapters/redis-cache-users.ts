@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { TransientError, ValidationError, errorMessage } from '../../lambdas/domain/errors.js';
+import { checkCacheField, checkCacheUserName, tenantAclRules } from '../../lambdas/ports/cache-acl.js';
 import type { CacheAvailability, CacheUserSpec, CacheUsersPort } from '../../lambdas/ports/cache-users.js';
 import type { NoticesPort } from '../../lambdas/ports/notices.js';
 
@@ -11,73 +12,9 @@ export interface RedisCacheUsersOptions {
 }
 
 const DEFAULT_URL = 'redis://127.0.0.1:6379';
+const USER_NAME_PREFIX = /^[a-z0-9-]{0,40}$/;
 const DEFAULT_CONNECT_TIMEOUT_MS = 1_000;
 const COMMAND_TIMEOUT_MS = 5_000;
-
-const USER_NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
-const USER_NAME_PREFIX = /^[a-z0-9-]{0,40}$/;
-const PATTERN = /^t:[a-z0-9][a-z0-9-]{0,63}:\*$/;
-/** Base64, base64url and hex all fit; no whitespace, so one password is always one rule. */
-const PASSWORD = /^[A-Za-z0-9._~+/=-]{16,128}$/;
-
-/**
- * What a tenant's user may do, after its keys and channels are set. Starting from nothing, it gets
- * the data commands (read, write, keyspace), pub/sub, MULTI/EXEC and its own connection's
- * commands, then loses everything that reaches past its own keys: `@dangerous` (FLUSHALL, KEYS,
- * CONFIG, ACL, INFO, CLIENT LIST/KILL, SORT, MIGRATE...), `@scripting` (FUNCTION FLUSH/DELETE
- * act on the server's one shared library), and the few remaining commands that key and channel
- * patterns do not filter: SCAN and RANDOMKEY (other tenants' key names), DBSIZE, PUBSUB
- * (other tenants' channel names), CLIENT TRACKING (BCAST prefixes are not checked against the
- * key patterns), SELECT and MOVE (keep the tenant in database 0, as in a cluster-mode cache).
- */
-export const TENANT_COMMAND_RULES: readonly string[] = [
-  '-@all',
-  '+@read',
-  '+@write',
-  '+@keyspace',
-  '+@pubsub',
-  '+@transaction',
-  '+@connection',
-  '-@dangerous',
-  '-@scripting',
-  '-scan',
-  '-randomkey',
-  '-dbsize',
-  '-pubsub',
-  '-client|tracking',
-  '-select',
-  '-move',
-];
-
-/** The `ACL SETUSER` rules for `spec`, after checking every part of it. Same spec, same rules. */
-export function tenantAclRules(spec: CacheUserSpec): string[] {
-  checkUserName(spec.userName);
-  check('keyPattern', spec.keyPattern, PATTERN, 'a key pattern like t:<tenant>:*');
-  check('channelPattern', spec.channelPattern, PATTERN, 'a channel pattern like t:<tenant>:*');
-  if (typeof spec.password !== 'string' || !PASSWORD.test(spec.password)) {
-    throw new ValidationError('password', `the password of cache user ${spec.userName} must be 16 to 128 characters from A-Z a-z 0-9 . _ ~ + / = -`);
-  }
-  return [
-    'reset',
-    'on',
-    `>${spec.password}`,
-    'resetkeys',
-    `~${spec.keyPattern}`,
-    'resetchannels',
-    `&${spec.channelPattern}`,
-    ...TENANT_COMMAND_RULES,
-  ];
-}
-
-function checkUserName(userName: string): void {
-  check('userName', userName, USER_NAME, '1 to 40 lowercase letters, digits or hyphens');
-}
-
-function check(field: string, value: string, pattern: RegExp, expected: string): void {
-  if (typeof value !== 'string' || !pattern.test(value)) {
-    throw new ValidationError(field, `${JSON.stringify(value)} is not ${expected}`);
-  }
-}
 
 /** Cache users as Redis ACL users, on a real Redis (local stand-in for ElastiCache RBAC). */
 export class RedisCacheUsers implements CacheUsersPort, NoticesPort {
@@ -123,19 +60,19 @@ export class RedisCacheUsers implements CacheUsersPort, NoticesPort {
   }
 
   async deleteUser(userName: string): Promise<boolean> {
-    checkUserName(userName);
+    checkCacheUserName(userName);
     const deleted = await this.run((client) => client.call('ACL', 'DELUSER', userName));
     return Number(deleted) > 0;
   }
 
   async userExists(userName: string): Promise<boolean> {
-    checkUserName(userName);
+    checkCacheUserName(userName);
     const user = await this.run((client) => client.call('ACL', 'GETUSER', userName));
     return user !== null;
   }
 
   async listUsers(prefix: string): Promise<string[]> {
-    check('prefix', prefix, USER_NAME_PREFIX, 'the start of a user name (up to 40 lowercase letters, digits or hyphens)');
+    checkCacheField('prefix', prefix, USER_NAME_PREFIX, 'the start of a user name (up to 40 lowercase letters, digits or hyphens)');
     const users = await this.run((client) => client.call('ACL', 'USERS'));
     return (users as string[]).filter((name) => name.startsWith(prefix)).sort();
   }

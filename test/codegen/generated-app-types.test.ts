@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { parseAppDefinition } from '../../lambdas/app-definition/app-definition-schema.js';
-import { tenantAclRules } from '../../local/adapters/redis-cache-users.js';
+import { tenantAclRules } from '../../lambdas/ports/cache-acl.js';
 import { TEST_REDIS_URL, uniqueEnvironment } from '../support/services.js';
 import { call, killAllApps, startApp, writeRelease, type ReleaseDir } from './support/app-process.js';
 import { createTenantDatabase, dropTenantDatabases, leftovers, migrateTenant, type TenantDatabase } from './support/tenant-database.js';

@@ -10,7 +10,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { tenantAclRules } from '../../local/adapters/redis-cache-users.js';
+import { tenantAclRules } from '../../lambdas/ports/cache-acl.js';
 import { freeLoopbackPort, isProcessAlive } from '../../local/process-helpers.js';
 import { subscribeToCacheNotices, type CacheNotices } from '../../runtime/reloader/cache-notices.js';
 import { pollUntil } from '../support/poll.js';
