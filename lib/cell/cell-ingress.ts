@@ -89,7 +89,7 @@ export class CellIngress extends Construct {
     });
     Validations.of(this.originSecret).acknowledge({
       id: 'AwsSolutions-SMG4',
-      reason: "The value is copied into every tenant's CloudFront function; rotating it means redeploying those with the edge accepting both values meanwhile.",
+      reason: "CloudFront sends the value as an origin custom header, copied into each distribution (the cell's and every dedicated one); rotating it means updating those while the edge accepts both values.",
     });
 
     this.edgeSecurityGroup = new SecurityGroup(this, 'EdgeSecurityGroup', { vpc, description: `${names.prefix} edge (Caddy) tasks`, allowAllOutbound: false });
