@@ -51,6 +51,8 @@ export const CLOUD_VARIABLES = {
   deprovisionStateMachineArn: 'HOSTPLANE_DEPROVISION_STATE_MACHINE_ARN',
   eventBusName: 'HOSTPLANE_EVENT_BUS_NAME',
   backupBucket: 'HOSTPLANE_BACKUP_BUCKET',
+  /** `https://<console distribution>`: the origin API answers allow (CORS). */
+  consoleOrigin: 'HOSTPLANE_CONSOLE_ORIGIN',
 } as const;
 
 export type CloudVariable = keyof typeof CLOUD_VARIABLES;

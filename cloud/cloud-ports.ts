@@ -75,5 +75,6 @@ export function platformConfig(env: CloudEnvironment): PlatformConfig {
     },
     healthWaitSeconds: optionalInteger('healthWaitSeconds', 3600),
     backupRetentionDays: optionalInteger('backupRetentionDays', 3650),
+    consoleOrigin: env[CLOUD_VARIABLES.consoleOrigin],
   };
 }

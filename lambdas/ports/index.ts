@@ -20,6 +20,8 @@ export interface PlatformConfig {
   readonly healthWaitSeconds?: number;
   /** How long deprovision's final backup of a tenant is kept. @default 30 */
   readonly backupRetentionDays?: number;
+  /** Where the operators' console is served from, when that is another origin than the API's (the cloud); API answers allow it. */
+  readonly consoleOrigin?: string;
 }
 
 /** Everything a handler may reach outside itself. Each world (cloud, local) supplies one. */
