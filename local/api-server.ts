@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { API_ROUTES } from '../lambdas/api/routes.js';
+import { isConsolePath, serveConsole } from './console-files.js';
 import { loadFunctionHandler } from './function-handlers.js';
 import { invokeLikeLambda } from './lambda-invoker.js';
 
@@ -47,8 +48,9 @@ export function matchRoute(method: string, path: string) {
  */
 export async function startApiServer(options: ApiServerOptions = {}): Promise<ApiServer> {
   const operator = options.operator ?? process.env.USER ?? 'local-operator';
+  let ownUrl = '';
   const server: Server = createServer((req, res) => {
-    handle(req, res, operator).catch((error: unknown) => {
+    handle(req, res, operator, ownUrl).catch((error: unknown) => {
       console.error('local API adapter error', error);
       if (!res.headersSent) send(res, { statusCode: 500, body: JSON.stringify({ error: 'InternalError', message: 'internal error' }) });
     });
@@ -58,9 +60,10 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
   });
   const { port, address } = server.address() as AddressInfo;
+  ownUrl = `http://${address}:${port}`;
   return {
     port,
-    url: `http://${address}:${port}`,
+    url: ownUrl,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -69,8 +72,10 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   };
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, operator: string): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, operator: string, ownUrl: string): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
+  // The operators' console (console/README.md), served beside the API it calls.
+  if (isConsolePath(url.pathname)) return serveConsole(req, res, ownUrl);
   const method = (req.method ?? 'GET').toUpperCase();
   const { route, pathParameters, pathExists } = matchRoute(method, url.pathname);
   if (!route) {
