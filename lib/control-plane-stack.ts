@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CfnOutput, Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, Tags, Validations } from 'aws-cdk-lib';
 import type { StackProps } from 'aws-cdk-lib';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Grant, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { TaskDefinition } from 'aws-cdk-lib/aws-ecs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
@@ -13,7 +13,8 @@ import { functionOfPlaceholder } from '../lambdas/functions.js';
 import { CELL_SUBSTITUTIONS, ECS_RUN_TASK_SYNC, cellSubstitutionOfPlaceholder, jobOfPlaceholder, type CellSubstitution, type JobName } from '../lambdas/jobs.js';
 import type { FunctionName } from '../lambdas/functions.js';
 import { START_EXECUTION_SYNC, WORKFLOW_NAMES, stateMachineSubstitution, workflowOfPlaceholder, type WorkflowName } from '../lambdas/ports/workflows.js';
-import type { ControlPlaneCell } from './control-plane/cell-access.js';
+import { cellNames } from './cell/cell-names.js';
+import { acknowledgeWildcards, allow, allowWithWildcards, arnIn, type ControlPlaneCell } from './control-plane/cell-access.js';
 import { ControlPlaneApi } from './control-plane/control-plane-api.js';
 import { ControlPlaneFunctions, type EdgeSettings } from './control-plane/control-plane-functions.js';
 import { JobTaskDefinitions } from './control-plane/job-task-definitions.js';
@@ -22,6 +23,8 @@ import { REPOSITORY_ROOT, type HostplaneFunction } from './hostplane-function.js
 import { PlatformEventRules } from './platform-event-rules.js';
 
 export const STATEMACHINES_DIR = join(REPOSITORY_ROOT, 'statemachines');
+
+const S3_ACCESS_LOGS_BY_BUCKET_POLICY = '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy';
 
 export interface ControlPlaneStackProps extends StackProps {
   /** The environment this copy of the control plane serves (dev, prod, a test run); the rule of `scopeSchema`. */
@@ -66,21 +69,42 @@ export class ControlPlaneStack extends Stack {
   /** The ECS task definitions of the jobs (`lambdas/jobs.ts`), run on the cell's cluster. */
   public readonly jobs: Readonly<Record<JobName, TaskDefinition>>;
   private readonly cell: ControlPlaneCell;
+  private readonly hostplaneEnvironment: string;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     super(scope, id, props);
+    // Server access logs are delivered under a bucket policy, not the legacy LogDeliveryWrite ACL (which
+    // needs ACLs on): CDK's flag for it, set here so that every way of building the stack agrees.
+    this.node.setContext(S3_ACCESS_LOGS_BY_BUCKET_POLICY, true);
     this.cell = props.cell;
     const environment = scopeSchema.shape.environment.parse(props.environment);
+    this.hostplaneEnvironment = environment;
     Tags.of(this).add('hostplane:environment', environment);
 
     const asl = { provision: readAslFile('provision'), deploy: readAslFile('deploy'), deprovision: readAslFile('deprovision') };
-    const stateMachineNames = Object.fromEntries(WORKFLOW_NAMES.map((workflow) => [workflow, `hostplane-${environment}-${workflow}`])) as Record<
+    const stateMachineNames = Object.fromEntries(WORKFLOW_NAMES.map((workflow) => [workflow, this.stateMachineName(workflow)])) as Record<
       WorkflowName,
       string
     >;
 
+    const backupAccessLogs = new Bucket(this, 'BackupAccessLogs', {
+      // S3 delivers server access logs only to an SSE-S3 bucket.
+      encryption: BucketEncryption.S3_MANAGED,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      enforceSSL: true,
+      lifecycleRules: [{ expiration: Duration.days(365) }],
+      // Who read or wrote a tenant's backup is evidence: kept when the stack goes, expired by the lifecycle rule.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Validations.of(backupAccessLogs).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason: "This bucket holds the backup bucket's access logs; logging its own accesses would need another bucket for no gain.",
+    });
     this.backupBucket = new Bucket(this, 'Backups', {
       encryption: BucketEncryption.S3_MANAGED,
+      serverAccessLogsBucket: backupAccessLogs,
+      serverAccessLogsPrefix: 'backups/',
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
       enforceSSL: true,
@@ -163,10 +187,31 @@ export class ControlPlaneStack extends Stack {
       logs: { destination: logGroup, level: LogLevel.ALL, includeExecutionData: false },
       tracingEnabled: true,
     });
-    for (const fn of asl.functions) this.functions[fn].grantInvoke(stateMachine.role);
-    for (const workflow of asl.workflows) this.grantRunToCompletion(stateMachine, childOf(workflow));
+    acknowledgeWildcards(
+      stateMachine,
+      allow(['logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery', 'logs:ListLogDeliveries',
+        'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups'], ['*']),
+      'What CDK grants a state machine to deliver its logs to CloudWatch Logs: the log-delivery calls take no resource ARN.',
+    );
+    acknowledgeWildcards(
+      stateMachine,
+      allow(['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets'], ['*']),
+      'Tracing: the X-Ray calls take no resource ARN.',
+    );
+    // The Tasks invoke the unqualified ARNs, so no version or alias (`<arn>:*`, which grantInvoke adds) is allowed.
+    Grant.addToPrincipal({
+      grantee: stateMachine,
+      actions: ['lambda:InvokeFunction'],
+      resourceArns: [...asl.functions].map((fn) => this.functions[fn].functionArn),
+    });
+    for (const workflow of asl.workflows) this.grantRunToCompletion(stateMachine, childOf(workflow), this.stateMachineName(workflow));
     for (const job of asl.jobs) this.grantRunJob(stateMachine, this.jobs[job]);
     return stateMachine;
+  }
+
+  /** A state machine's fixed name: its ARN (and its executions') can be written before it exists. */
+  private stateMachineName(workflow: WorkflowName): string {
+    return `hostplane-${this.hostplaneEnvironment}-${workflow}`;
   }
 
   private cellSubstitution(name: CellSubstitution): string {
@@ -186,11 +231,12 @@ export class ControlPlaneStack extends Stack {
   private grantRunJob(stateMachine: StateMachine, taskDefinition: TaskDefinition): void {
     const onCluster = { ArnEquals: { 'ecs:cluster': this.cell.cluster.clusterArn } };
     stateMachine.addToRolePolicy(new PolicyStatement({ actions: ['ecs:RunTask'], resources: [taskDefinition.taskDefinitionArn], conditions: onCluster }));
-    stateMachine.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['ecs:StopTask', 'ecs:DescribeTasks'],
-        resources: [Stack.of(this).formatArn({ service: 'ecs', resource: 'task', resourceName: `${this.cell.cluster.clusterName}/*` })],
-      }),
+    // The cluster by its derived name, not the cell stack's export, so the wildcard reads the same in the template and its acknowledgement.
+    const clusterName = cellNames({ environment: this.hostplaneEnvironment, cell: this.cell.cell }).prefix;
+    allowWithWildcards(
+      stateMachine,
+      allow(['ecs:StopTask', 'ecs:DescribeTasks'], [arnIn(this, 'ecs', 'task', `${clusterName}/*`)]),
+      "A task's id is known only once RunTask returns it; these reach the tasks of the cell's cluster only.",
     );
     taskDefinition.taskRole.grantPassRole(stateMachine.role);
     taskDefinition.obtainExecutionRole().grantPassRole(stateMachine.role);
@@ -206,9 +252,14 @@ export class ControlPlaneStack extends Stack {
    * What `states:startExecution.sync:2` needs: start the child, describe and stop its executions,
    * and the managed EventBridge rule through which Step Functions learns that the child ended.
    */
-  private grantRunToCompletion(parent: StateMachine, child: StateMachine): void {
+  private grantRunToCompletion(parent: StateMachine, child: StateMachine, childName: string): void {
     child.grantStartExecution(parent.role);
-    child.grantExecution(parent.role, 'states:DescribeExecution', 'states:StopExecution');
+    // As the Step Functions IAM guide writes it for a nested .sync execution: execution:<name>:*.
+    allowWithWildcards(
+      parent,
+      allow(['states:DescribeExecution', 'states:StopExecution'], [arnIn(this, 'states', 'execution', `${childName}:*`, { sep: ArnFormat.COLON_RESOURCE_NAME })]),
+      `An execution is named when it starts; this reaches the executions of ${childName} only.`,
+    );
     parent.addToRolePolicy(
       new PolicyStatement({
         actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],

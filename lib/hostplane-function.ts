@@ -1,9 +1,10 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
-import { Architecture, Runtime, type FileSystem } from 'aws-cdk-lib/aws-lambda';
+import { ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime, Tracing, type FileSystem } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
@@ -109,11 +110,12 @@ export function portInstaller(ports: readonly GrantedPort[]): string {
 /**
  * A Lambda of the control plane with our defaults: Node.js 22 on arm64, bundled locally by the
  * installed esbuild into one ES module with source maps (the cloud adapters injected as its ports,
- * the AWS SDK clients bundled), and a log group kept for one month.
+ * the AWS SDK clients bundled), X-Ray active tracing, and a log group kept for one month.
  *
  * Bundling never uses Docker, so `cdk synth` works offline on any machine that ran `npm ci`.
- * The log group is created next to the function (a construct cannot own children before its own
- * constructor has run), with the id `<id>Logs`.
+ * The log group and the execution role are created next to the function (a construct cannot own
+ * children before its own constructor has run), with the ids `<id>Logs` and `<id>Role`. The role may
+ * write to that log group only, instead of AWSLambdaBasicExecutionRole's every log group.
  */
 export class HostplaneFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: HostplaneFunctionProps) {
@@ -122,6 +124,19 @@ export class HostplaneFunction extends NodejsFunction {
       // Function logs are scratch: what a tenant operation did is recorded in the registry.
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    const role = new Role(scope, `${id}Role`, {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `Runs ${props.entry}`,
+      // Lambda creates and removes the function's network interfaces with this role.
+      managedPolicies: props.vpc ? [ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole')] : [],
+    });
+    logGroup.grantWrite(role);
+    if (props.vpc) {
+      Validations.of(role).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+        reason: 'The network-interface permissions Lambda needs to run a function in a VPC, as AWS maintains them; the ec2 calls take no resource ARN.',
+      });
+    }
     super(scope, id, {
       entry: resolve(REPOSITORY_ROOT, props.entry),
       handler: 'handler',
@@ -132,7 +147,10 @@ export class HostplaneFunction extends NodejsFunction {
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout ?? Duration.seconds(60),
+      role,
       logGroup,
+      // The state machines and the API trace too: one trace follows a request into the function.
+      tracing: Tracing.ACTIVE,
       environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
       vpc: props.vpc,
       vpcSubnets: props.vpc ? props.vpcSubnets : undefined,
@@ -163,6 +181,14 @@ export class HostplaneFunction extends NodejsFunction {
         // Stack traces need the mappings, not a second copy of every source file.
         sourcesContent: false,
       },
+    });
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords take no resource ARN.',
+    });
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason: 'Node.js 22 by choice: the runtime the bundles, the tests and the job image target; a runtime upgrade is its own change.',
     });
   }
 }

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
   CognitoUserPoolsAuthorizer,
@@ -18,6 +18,7 @@ import {
 } from 'aws-cdk-lib/aws-apigateway';
 import { AccountRecovery, FeaturePlan, Mfa, OAuthScope, StandardThreatProtectionMode, UserPool, type UserPoolClient } from 'aws-cdk-lib/aws-cognito';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { CfnWebACL, CfnWebACLAssociation } from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { z } from 'zod';
 import { API_ROUTES } from '../../lambdas/api/routes.js';
@@ -34,6 +35,11 @@ export interface ControlPlaneApiProps {
    */
   readonly throttling?: { readonly rateLimit: number; readonly burstLimit: number };
   /**
+   * Requests one client address may send in five minutes before the web ACL blocks it for a while.
+   * @default 3000 (10 a second on average)
+   */
+  readonly requestsPerAddress?: number;
+  /**
    * Where the console is served from, for CORS and the sign-in callback (`https://…`).
    * @default - no browser origin is allowed
    */
@@ -48,10 +54,17 @@ const REQUEST_MODELS: readonly { method: string; resource: string; name: string;
 /**
  * The operators' REST API: every route of `API_ROUTES` on the function the local API server calls for
  * it, behind a Cognito user pool (the console's operators sign in there), with request validation
- * (path parameters, and bodies that have a schema), stage throttling, access logs and tracing.
+ * (path parameters, and bodies that have a schema), stage throttling, access logs and tracing, and
+ * a WAF web ACL in front.
+ *
+ * The stage's throttle is shared by every caller, signed in or not: one noisy address could spend it
+ * and lock the operators out. The web ACL limits each address and drops known-bad sources and inputs
+ * before they count. AWS's common rule set is left out: its body-size and cross-site-scripting rules
+ * would block app definitions, which are large and carry markup.
  */
 export class ControlPlaneApi extends Construct {
   public readonly api: RestApi;
+  public readonly webAcl: CfnWebACL;
   public readonly userPool: UserPool;
   public readonly userPoolClient: UserPoolClient;
 
@@ -107,6 +120,14 @@ export class ControlPlaneApi extends Construct {
         ? { allowOrigins: [props.consoleOrigin], allowMethods: Cors.ALL_METHODS, allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'] }
         : undefined,
     });
+    const cloudWatchRole = this.api.node.tryFindChild('CloudWatchRole');
+    if (cloudWatchRole) {
+      Validations.of(cloudWatchRole).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        reason: "The account's API Gateway logging role, with the policy AWS documents for it: API Gateway writes execution and access logs to log groups it names itself.",
+      });
+    }
+    this.webAcl = this.protectWithWebAcl(props.environment, props.requestsPerAddress ?? 3000);
     const authorizer = new CognitoUserPoolsAuthorizer(this, 'OperatorAuthorizer', { cognitoUserPools: [this.userPool] });
     const validator = new RequestValidator(this, 'Validator', { restApi: this.api, validateRequestBody: true, validateRequestParameters: true });
     new GatewayResponse(this, 'BadRequestBody', {
@@ -131,6 +152,41 @@ export class ControlPlaneApi extends Construct {
   /** The API's URL (the stage's). */
   get url(): string {
     return this.api.url;
+  }
+
+  private protectWithWebAcl(environment: string, requestsPerAddress: number): CfnWebACL {
+    const visibility = (metricName: string): CfnWebACL.VisibilityConfigProperty => ({
+      metricName,
+      cloudWatchMetricsEnabled: true,
+      sampledRequestsEnabled: true,
+    });
+    const managed = (name: string, priority: number): CfnWebACL.RuleProperty => ({
+      name,
+      priority,
+      statement: { managedRuleGroupStatement: { vendorName: 'AWS', name } },
+      overrideAction: { none: {} },
+      visibilityConfig: visibility(name),
+    });
+    const webAcl = new CfnWebACL(this, 'WebAcl', {
+      name: `hostplane-${environment}-api`,
+      scope: 'REGIONAL',
+      defaultAction: { allow: {} },
+      visibilityConfig: visibility(`hostplane-${environment}-api`),
+      rules: [
+        managed('AWSManagedRulesAmazonIpReputationList', 0),
+        {
+          name: 'RequestsPerAddress',
+          priority: 1,
+          statement: { rateBasedStatement: { aggregateKeyType: 'IP', limit: requestsPerAddress, evaluationWindowSec: 300 } },
+          action: { block: {} },
+          visibilityConfig: visibility('RequestsPerAddress'),
+        },
+        managed('AWSManagedRulesKnownBadInputsRuleSet', 2),
+      ],
+    });
+    // A REST API is protected stage by stage (arn:…:apigateway:<region>::/restapis/<id>/stages/<stage>).
+    new CfnWebACLAssociation(this, 'WebAclAssociation', { resourceArn: this.api.deploymentStage.stageArn, webAclArn: webAcl.attrArn });
+    return webAcl;
   }
 
   private resourceFor(path: string): IResource {

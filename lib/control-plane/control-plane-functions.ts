@@ -10,7 +10,8 @@ import { FUNCTIONS, type FunctionName } from '../../lambdas/functions.js';
 import { WORKFLOW_NAMES, type WorkflowName } from '../../lambdas/ports/workflows.js';
 import { FUNCTION_ACCESS, runsInVpc, type AccessKind } from '../function-access.js';
 import { HostplaneFunction } from '../hostplane-function.js';
-import { allow, arnIn, type ControlPlaneCell } from './cell-access.js';
+import { cellNames } from '../cell/cell-names.js';
+import { allow, allowWithWildcards, arnIn, type ControlPlaneCell } from './cell-access.js';
 
 /** The cloud ports a function's bundle installs for its access (`databaseServer` is a way of the registry's sql port). */
 export function grantedPorts(access: readonly AccessKind[]): GrantedPort[] {
@@ -22,6 +23,9 @@ export const APP_FILES_MOUNT = '/mnt/hostplane';
 
 /** Beside the bundle of edge functions: the CloudFront functions' sources, which dedicated distributions are given. */
 const EDGE_FUNCTIONS_FOLDER = 'cloudfront';
+
+const TENANT_SECRETS_REASON =
+  "Tenant secrets are created at run time under hostplane/<environment>/<cell>/<tenant>; the cells' shared secrets live under another prefix.";
 
 export interface EdgeSettings {
   /** `tenant`: a distribution tenant of the cell's multi-tenant distribution; `dedicated`: a distribution per tenant. */
@@ -63,6 +67,11 @@ export class ControlPlaneFunctions extends Construct {
     super(scope, id);
     const entries = (Object.keys(FUNCTIONS) as FunctionName[]).map((name) => [name, this.createFunction(name)] as const);
     this.functions = Object.fromEntries(entries) as Record<FunctionName, HostplaneFunction>;
+  }
+
+  /** Every tenant secret of this environment (Secrets Manager adds a suffix to a secret's name in its ARN). */
+  private get tenantSecrets(): string {
+    return arnIn(this, 'secretsmanager', 'secret', `hostplane/${this.props.environment}/*`, { sep: ArnFormat.COLON_RESOURCE_NAME });
   }
 
   /** ARN of one of our state machines, from its name. */
@@ -185,22 +194,29 @@ export class ControlPlaneFunctions extends Construct {
         cell.database.adminSecret.grantRead(fn);
         return;
       case 'secrets':
-        fn.grantPrincipal.addToPrincipalPolicy(
+        allowWithWildcards(
+          fn,
           allow(
             ['secretsmanager:GetSecretValue', 'secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:DeleteSecret',
               'secretsmanager:RestoreSecret', 'secretsmanager:DescribeSecret', 'secretsmanager:TagResource'],
-            [arnIn(this, 'secretsmanager', 'secret', `hostplane/${environment}/*`, { sep: ArnFormat.COLON_RESOURCE_NAME })],
+            [this.tenantSecrets],
           ),
+          TENANT_SECRETS_REASON,
         );
-        // ListSecrets has no resource-level permission.
-        fn.grantPrincipal.addToPrincipalPolicy(allow(['secretsmanager:ListSecrets'], ['*']));
+        allowWithWildcards(
+          fn,
+          allow(['secretsmanager:ListSecrets'], ['*']),
+          'secretsmanager:ListSecrets has no resource-level permission; the adapter lists by this environment\'s name prefix and reads only what the statement above allows.',
+        );
         return;
       case 'cacheUsers':
-        fn.grantPrincipal.addToPrincipalPolicy(
+        allowWithWildcards(
+          fn,
           allow(
             ['elasticache:CreateUser', 'elasticache:ModifyUser', 'elasticache:DeleteUser', 'elasticache:DescribeUsers', 'elasticache:AddTagsToResource'],
             [arnIn(this, 'elasticache', 'user', `hp-${environment}-*`, { sep: ArnFormat.COLON_RESOURCE_NAME })],
           ),
+          'Cache users are created per tenant at run time, every one named hp-<environment>-…; no other user matches.',
         );
         fn.grantPrincipal.addToPrincipalPolicy(
           allow(
@@ -208,8 +224,11 @@ export class ControlPlaneFunctions extends Construct {
             [arnIn(this, 'elasticache', 'usergroup', cell.cache.userGroupId, { sep: ArnFormat.COLON_RESOURCE_NAME })],
           ),
         );
-        // DescribeUsers and DescribeUserGroups list across the account when no id is given.
-        fn.grantPrincipal.addToPrincipalPolicy(allow(['elasticache:DescribeUsers', 'elasticache:DescribeUserGroups'], ['*']));
+        allowWithWildcards(
+          fn,
+          allow(['elasticache:DescribeUsers', 'elasticache:DescribeUserGroups'], ['*']),
+          'DescribeUsers and DescribeUserGroups without an id list across the account, which drift finding does; they only read.',
+        );
         return;
       case 'compute':
         this.grantCompute(fn);
@@ -222,19 +241,27 @@ export class ControlPlaneFunctions extends Construct {
         return;
       case 'workflows':
         fn.grantPrincipal.addToPrincipalPolicy(allow(['states:StartExecution'], WORKFLOW_NAMES.map((workflow) => this.stateMachineArn(workflow))));
-        fn.grantPrincipal.addToPrincipalPolicy(
+        allowWithWildcards(
+          fn,
           allow(
             ['states:DescribeExecution'],
             WORKFLOW_NAMES.map((workflow) => arnIn(this, 'states', 'execution', `${this.props.stateMachineNames[workflow]}:*`, { sep: ArnFormat.COLON_RESOURCE_NAME })),
           ),
+          'Executions are named when they start; this reads the executions of this environment\'s three state machines only.',
         );
         return;
       case 'notices':
         cell.cache.controlPlaneSecret.grantRead(fn);
         return;
       case 'backups':
-        this.props.backupBucket.grantReadWrite(fn);
-        this.props.backupBucket.grantDelete(fn);
+        // What S3BackupStore sends (PutObject, GetObject, ListObjectsV2, DeleteObjects), not grantReadWrite's
+        // wildcard action groups. A delete leaves a noncurrent version the bucket keeps for a week.
+        fn.grantPrincipal.addToPrincipalPolicy(allow(['s3:ListBucket'], [this.props.backupBucket.bucketArn]));
+        allowWithWildcards(
+          fn,
+          allow(['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], [this.props.backupBucket.arnForObjects('*')]),
+          'Backup objects are keyed <environment>/<tenant>/<backup>/… at run time; the bucket holds this environment\'s backups only.',
+        );
         return;
     }
   }
@@ -243,58 +270,79 @@ export class ControlPlaneFunctions extends Construct {
     const { cell, environment } = this.props;
     // Tenant task roles live under their own IAM path, so this grant reaches no other role.
     const tenantRoles = arnIn(this, 'iam', 'role', `hostplane/${environment}/*`, { region: '' });
-    fn.grantPrincipal.addToPrincipalPolicy(
+    // The cluster by its derived name, not the cell stack's export, so the wildcard reads the same in the template and its acknowledgement.
+    const clusterName = cellNames({ environment, cell: cell.cell }).prefix;
+    allowWithWildcards(
+      fn,
       allow(
         ['ecs:CreateService', 'ecs:UpdateService', 'ecs:DeleteService', 'ecs:DescribeServices', 'ecs:TagResource'],
-        [arnIn(this, 'ecs', 'service', `${cell.cluster.clusterName}/hp-${environment}-*`)],
+        [arnIn(this, 'ecs', 'service', `${clusterName}/hp-${environment}-*`)],
       ),
+      'Tenant services are created at run time on the cell\'s cluster, every one named hp-<environment>-…',
     );
     fn.grantPrincipal.addToPrincipalPolicy(allow(['ecs:ListServices'], [cell.cluster.clusterArn]));
     // A task definition names a secret by its full ARN (with Secrets Manager's suffix): the adapter looks it up.
-    fn.grantPrincipal.addToPrincipalPolicy(
-      allow(['secretsmanager:DescribeSecret'], [arnIn(this, 'secretsmanager', 'secret', `hostplane/${environment}/*`, { sep: ArnFormat.COLON_RESOURCE_NAME })]),
-    );
+    allowWithWildcards(fn, allow(['secretsmanager:DescribeSecret'], [this.tenantSecrets]), TENANT_SECRETS_REASON);
     // Task definitions are registered and listed by family: ECS offers no resource-level permission for these.
-    fn.grantPrincipal.addToPrincipalPolicy(
+    allowWithWildcards(
+      fn,
       allow(['ecs:RegisterTaskDefinition', 'ecs:DeregisterTaskDefinition', 'ecs:ListTaskDefinitions', 'ecs:DescribeTaskDefinition', 'ecs:TagResource'], ['*']),
+      'ECS RegisterTaskDefinition, DeregisterTaskDefinition, ListTaskDefinitions and DescribeTaskDefinition take no resource ARN (a family is named in the request); TagResource rides along to tag at registration.',
     );
     // A tenant's Cloud Map service is created in the cell's namespace only; once made, it is reached by its ARN.
-    fn.grantPrincipal.addToPrincipalPolicy(
+    allowWithWildcards(
+      fn,
       allow(['servicediscovery:CreateService', 'servicediscovery:TagResource'], ['*'], { StringEquals: { 'servicediscovery:NamespaceArn': cell.namespace.namespaceArn } }),
+      'A Cloud Map service has no ARN before it is created; the NamespaceArn condition keeps creation to the cell\'s namespace.',
     );
-    fn.grantPrincipal.addToPrincipalPolicy(
+    allowWithWildcards(
+      fn,
       allow(['servicediscovery:GetService', 'servicediscovery:DeleteService', 'servicediscovery:ListInstances'], [arnIn(this, 'servicediscovery', 'service', '*')]),
+      'Cloud Map service ids (srv-…) are generated at creation, and these calls carry no namespace to condition on.',
     );
-    fn.grantPrincipal.addToPrincipalPolicy(allow(['servicediscovery:ListServices', 'servicediscovery:GetOperation'], ['*']));
-    fn.grantPrincipal.addToPrincipalPolicy(
+    allowWithWildcards(
+      fn,
+      allow(['servicediscovery:ListServices', 'servicediscovery:GetOperation'], ['*']),
+      'Cloud Map ListServices and GetOperation take no resource ARN.',
+    );
+    allowWithWildcards(
+      fn,
       allow(
         ['elasticfilesystem:CreateAccessPoint', 'elasticfilesystem:DeleteAccessPoint', 'elasticfilesystem:DescribeAccessPoints', 'elasticfilesystem:TagResource'],
         [cell.fileSystem.fileSystemArn, arnIn(this, 'elasticfilesystem', 'access-point', '*')],
       ),
+      'A tenant\'s EFS access point gets a generated id (fsap-…) when created; creation itself is on the cell\'s file system only.',
     );
-    fn.grantPrincipal.addToPrincipalPolicy(
+    allowWithWildcards(
+      fn,
       allow(
         ['iam:CreateRole', 'iam:GetRole', 'iam:DeleteRole', 'iam:PutRolePolicy', 'iam:GetRolePolicy', 'iam:DeleteRolePolicy', 'iam:ListRolePolicies', 'iam:TagRole'],
         [tenantRoles],
       ),
+      'Tenant task roles are created at run time under the IAM path hostplane/<environment>/, which holds no other role.',
     );
-    fn.grantPrincipal.addToPrincipalPolicy(
+    allowWithWildcards(
+      fn,
       allow(['iam:PassRole'], [tenantRoles, cell.tenantExecutionRole.roleArn], { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } }),
+      'Passes only the tenant task roles of this environment\'s IAM path (and the cell\'s execution role), and only to ECS tasks.',
     );
   }
 
   private grantEdge(fn: IGrantable): void {
     const { cell, environment, edge } = this.props;
     const buckets = `arn:${Stack.of(this).partition}:s3:::hp-${environment}-*`;
-    fn.grantPrincipal.addToPrincipalPolicy(
+    allowWithWildcards(
+      fn,
       allow(
         ['s3:CreateBucket', 's3:DeleteBucket', 's3:ListBucket', 's3:ListBucketVersions', 's3:PutBucketPolicy', 's3:PutBucketPublicAccessBlock', 's3:PutEncryptionConfiguration',
           's3:PutBucketOwnershipControls', 's3:PutBucketTagging', 's3:GetBucketTagging', 's3:PutObject', 's3:DeleteObject', 's3:DeleteObjectVersion', 's3:GetObject'],
         [buckets, `${buckets}/*`],
       ),
+      'Tenant asset buckets are created at run time, every one named hp-<environment>-…, with their objects.',
     );
-    fn.grantPrincipal.addToPrincipalPolicy(allow(['s3:ListAllMyBuckets'], ['*']));
-    fn.grantPrincipal.addToPrincipalPolicy(
+    allowWithWildcards(fn, allow(['s3:ListAllMyBuckets'], ['*']), 'ListBuckets takes no resource ARN; drift finding lists this environment\'s buckets by prefix.');
+    allowWithWildcards(
+      fn,
       allow(
         ['cloudfront:CreateDistributionTenant', 'cloudfront:GetConnectionGroup', 'cloudfront:UpdateDistributionTenant', 'cloudfront:GetDistributionTenant', 'cloudfront:GetDistributionTenantByDomain',
           'cloudfront:DeleteDistributionTenant', 'cloudfront:ListDistributionTenants', 'cloudfront:ListDistributionTenantsByCustomization',
@@ -304,12 +352,21 @@ export class ControlPlaneFunctions extends Construct {
           'cloudfront:CreateOriginAccessControl', 'cloudfront:GetOriginAccessControl', 'cloudfront:DeleteOriginAccessControl', 'cloudfront:ListOriginAccessControls'],
         ['*'],
       ),
+      'Distributions, distribution tenants, functions and origin access controls are created per tenant with generated ids, and CloudFront\'s create and list calls take no resource ARN.',
     );
     fn.grantPrincipal.addToPrincipalPolicy(
       allow(['route53:ChangeResourceRecordSets', 'route53:ListResourceRecordSets'], [`arn:${Stack.of(this).partition}:route53:::hostedzone/${edge.hostedZoneId}`]),
     );
-    fn.grantPrincipal.addToPrincipalPolicy(allow(['route53:GetChange'], [`arn:${Stack.of(this).partition}:route53:::change/*`]));
-    fn.grantPrincipal.addToPrincipalPolicy(allow(['acm:RequestCertificate', 'acm:DescribeCertificate', 'acm:DeleteCertificate', 'acm:AddTagsToCertificate'], ['*']));
+    allowWithWildcards(
+      fn,
+      allow(['route53:GetChange'], [`arn:${Stack.of(this).partition}:route53:::change/*`]),
+      'A change id is known only once ChangeResourceRecordSets returns it; GetChange only reads its status.',
+    );
+    allowWithWildcards(
+      fn,
+      allow(['acm:RequestCertificate', 'acm:DescribeCertificate', 'acm:DeleteCertificate', 'acm:AddTagsToCertificate'], ['*']),
+      'A tenant\'s custom-domain certificate is requested at run time (RequestCertificate takes no resource ARN) and gets a generated id.',
+    );
     cell.originSecret.grantRead(fn);
   }
 }
