@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, Tags, Validations } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Lazy, RemovalPolicy, Stack, Tags, Validations } from 'aws-cdk-lib';
 import type { StackProps } from 'aws-cdk-lib';
 import { Grant, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { TaskDefinition } from 'aws-cdk-lib/aws-ecs';
@@ -16,6 +16,7 @@ import { START_EXECUTION_SYNC, WORKFLOW_NAMES, stateMachineSubstitution, workflo
 import { cellNames } from './cell/cell-names.js';
 import { acknowledgeWildcards, allow, allowWithWildcards, arnIn, type ControlPlaneCell } from './control-plane/cell-access.js';
 import { ControlPlaneApi } from './control-plane/control-plane-api.js';
+import { ConsoleHosting } from './control-plane/console-hosting.js';
 import { ControlPlaneFunctions, type EdgeSettings } from './control-plane/control-plane-functions.js';
 import { JobTaskDefinitions } from './control-plane/job-task-definitions.js';
 import { JOB_ACCESS } from './function-access.js';
@@ -65,6 +66,8 @@ export class ControlPlaneStack extends Stack {
   public readonly stateMachines: ControlPlaneStateMachines;
   public readonly eventRules: PlatformEventRules;
   public readonly api: ControlPlaneApi;
+  /** The operators' console, from S3 behind CloudFront. */
+  public readonly console: ConsoleHosting;
   public readonly backupBucket: Bucket;
   /** The ECS task definitions of the jobs (`lambdas/jobs.ts`), run on the cell's cluster. */
   public readonly jobs: Readonly<Record<JobName, TaskDefinition>>;
@@ -115,8 +118,13 @@ export class ControlPlaneStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
+    // The console's URL is known once its distribution exists, which the API's CORS and the functions'
+    // environment need before: a lazy value breaks the circle (nothing in the distribution depends on them).
+    const consoleRef: { hosting?: ConsoleHosting } = {};
+    const consoleOrigin = Lazy.string({ produce: () => consoleRef.hosting!.url });
     const functions = new ControlPlaneFunctions(this, 'Functions', {
       environment,
+      consoleOrigin,
       cell: props.cell,
       placement: props.placement,
       edge: props.edge,
@@ -147,7 +155,14 @@ export class ControlPlaneStack extends Stack {
       reconcileTenants: this.functions.ReconcileTenants,
       stateMachines: Object.values(this.stateMachines),
     });
-    this.api = new ControlPlaneApi(this, 'Api', { environment, functions: this.functions, throttling: props.apiThrottling });
+    this.api = new ControlPlaneApi(this, 'Api', { environment, functions: this.functions, throttling: props.apiThrottling, consoleOrigin });
+    this.console = consoleRef.hosting = new ConsoleHosting(this, 'Console', {
+      environment,
+      api: this.api.api,
+      userPool: this.api.userPool,
+      userPoolClient: this.api.userPoolClient,
+    });
+    new CfnOutput(this, 'ConsoleUrl', { value: this.console.url, description: "The operators' console" });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'The control-plane API (Cognito-authorized)' });
     new CfnOutput(this, 'UserPoolId', { value: this.api.userPool.userPoolId, description: 'Where operators are invited' });

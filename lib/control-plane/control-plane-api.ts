@@ -94,6 +94,7 @@ export class ControlPlaneApi extends Construct {
         flows: { authorizationCodeGrant: true },
         scopes: [OAuthScope.OPENID, OAuthScope.EMAIL],
         callbackUrls: props.consoleOrigin ? [`${props.consoleOrigin}/`] : ['https://localhost/'],
+        logoutUrls: props.consoleOrigin ? [`${props.consoleOrigin}/`] : ['https://localhost/'],
       },
       accessTokenValidity: Duration.hours(1),
       idTokenValidity: Duration.hours(1),
@@ -130,6 +131,17 @@ export class ControlPlaneApi extends Construct {
     this.webAcl = this.protectWithWebAcl(props.environment, props.requestsPerAddress ?? 3000);
     const authorizer = new CognitoUserPoolsAuthorizer(this, 'OperatorAuthorizer', { cognitoUserPools: [this.userPool] });
     const validator = new RequestValidator(this, 'Validator', { restApi: this.api, validateRequestBody: true, validateRequestParameters: true });
+    if (props.consoleOrigin) {
+      // Answers API Gateway gives itself (the authorizer's 401, throttling's 429, WAF's 403) must be
+      // readable by the console too, or the browser hides why a call failed.
+      for (const type of [ResponseType.DEFAULT_4XX, ResponseType.DEFAULT_5XX]) {
+        new GatewayResponse(this, `Cors${type.responseType}`, {
+          restApi: this.api,
+          type,
+          responseHeaders: { 'Access-Control-Allow-Origin': `'${props.consoleOrigin}'`, Vary: "'Origin'" },
+        });
+      }
+    }
     new GatewayResponse(this, 'BadRequestBody', {
       restApi: this.api,
       type: ResponseType.BAD_REQUEST_BODY,

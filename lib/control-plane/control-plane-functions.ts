@@ -6,6 +6,7 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { CLOUD_VARIABLES, type CloudVariable } from '../../cloud/cloud-environment.js';
 import type { GrantedPort } from '../../cloud/cloud-ports.js';
+import { API_ROUTES } from '../../lambdas/api/routes.js';
 import { FUNCTIONS, type FunctionName } from '../../lambdas/functions.js';
 import { WORKFLOW_NAMES, type WorkflowName } from '../../lambdas/ports/workflows.js';
 import { FUNCTION_ACCESS, runsInVpc, type AccessKind } from '../function-access.js';
@@ -17,6 +18,9 @@ import { allow, allowWithWildcards, arnIn, type ControlPlaneCell } from './cell-
 export function grantedPorts(access: readonly AccessKind[]): GrantedPort[] {
   return access.filter((kind): kind is Exclude<AccessKind, 'databaseServer'> => kind !== 'databaseServer');
 }
+
+/** The functions behind the REST API: their answers carry the console's CORS header. */
+const API_FUNCTIONS: ReadonlySet<FunctionName> = new Set(API_ROUTES.map((route) => route.function));
 
 /** Where every function that uses app files mounts the cell's EFS (through the admin access point). */
 export const APP_FILES_MOUNT = '/mnt/hostplane';
@@ -48,6 +52,8 @@ export interface ControlPlaneFunctionsProps {
   readonly taskTimeouts: ReadonlyMap<FunctionName, number>;
   /** The state machines' names (their ARNs are derived from them, so functions and machines need not reference each other). */
   readonly stateMachineNames: Readonly<Record<WorkflowName, string>>;
+  /** The console's origin, which the API functions' answers allow (CORS). @default - none (same-origin) */
+  readonly consoleOrigin?: string;
   /** @default 90 */
   readonly healthWaitSeconds?: number;
   /** @default 30 */
@@ -91,7 +97,10 @@ export class ControlPlaneFunctions extends Construct {
       timeout: seconds === undefined ? undefined : Duration.seconds(seconds),
       // Compiling a release runs esbuild in the function: give it the CPU that comes with memory.
       memorySize: name === 'Compile' ? 2048 : undefined,
-      environment: this.environmentFor(access),
+      environment: {
+        ...this.environmentFor(access),
+        ...(API_FUNCTIONS.has(name) && this.props.consoleOrigin ? { [CLOUD_VARIABLES.consoleOrigin]: this.props.consoleOrigin } : {}),
+      },
       vpc: inVpc ? cell.vpc : undefined,
       vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
       securityGroups: [cell.controlPlaneSecurityGroup],
