@@ -44,6 +44,7 @@ export function registerStartCommand(program: Command, parsePort: (value: string
           '',
           'Hostplane local control plane is up.',
           `  API          ${controlPlane.apiUrl}`,
+          `  Console      ${controlPlane.apiUrl}/console/`,
           `  Front door   http://<tenant>.localhost:${controlPlane.edgePort}/`,
           `  Database     ${controlPlane.database.embedded ? `embedded PostgreSQL, data in ${join(shownDir, 'postgres')}` : controlPlane.database.url}`,
           `  Cache        ${cache}`,
