@@ -113,7 +113,14 @@ describe('ProcessCompute (a reloader per tenant, running the release current nam
     const record = JSON.parse(await readFile(join(stateDir, 'compute', 'hp-dev-local-acme.json'), 'utf8')) as Record<string, number>;
 
     expect(record).toMatchObject({ serviceName: 'hp-dev-local-acme', tenantId: 'acme', pid: service?.pid, port: Number(service?.endpoint.split(':')[1]) });
-    const health = JSON.parse((await get(`127.0.0.1:${record.healthPort}`, '/__runtime/healthz')).body) as Record<string, Record<string, unknown>>;
+    // The service is serving once its socket accepts; the app's own health check may still be under way.
+    const health = await pollUntil(
+      async () => {
+        const report = JSON.parse((await get(`127.0.0.1:${record.healthPort}`, '/__runtime/healthz')).body) as Record<string, Record<string, unknown>>;
+        return report.app?.state === 'starting' ? undefined : report;
+      },
+      { what: 'the app of acme to finish starting' },
+    );
     expect(health).toMatchObject({ status: 'ok', runtime: { pid: service?.pid }, app: { state: 'healthy', releaseId: 'v1' } });
   });
 
