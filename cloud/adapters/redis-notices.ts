@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { ValidationError, errorMessage } from '../../lambdas/domain/errors.js';
 import type { NoticesPort } from '../../lambdas/ports/notices.js';
+import { closeRedis, dropRedis } from '../../local/adapters/redis-connection.js';
 
 /** What a notice needs to log in: the control plane's own cache user (allowed `+publish` on `&t:*`). */
 export interface RedisNoticesCredentials {
@@ -75,15 +76,7 @@ export class RedisNotices implements NoticesPort {
     const client = this.client;
     this.client = undefined;
     if (!client) return;
-    if (client.status === 'ready') {
-      try {
-        await client.quit();
-        return;
-      } catch {
-        // The connection is going anyway; make sure it is gone.
-      }
-    }
-    disconnect(client);
+    await closeRedis(client);
   }
 
   private async connected(): Promise<Redis> {
@@ -121,7 +114,7 @@ export class RedisNotices implements NoticesPort {
     try {
       await client.connect();
     } catch (error) {
-      disconnect(client);
+      dropRedis(client);
       throw lastError ?? error;
     }
     this.client = client;
@@ -130,14 +123,7 @@ export class RedisNotices implements NoticesPort {
 
   private drop(client: Redis): void {
     if (this.client === client) this.client = undefined;
-    disconnect(client);
+    dropRedis(client);
   }
 }
 
-/**
- * Drops a connection that is not already over. ioredis's `disconnect()` on a stream that has
- * already closed arms a timer that nothing clears, holding the process open.
- */
-function disconnect(client: Redis): void {
-  if (client.status !== 'end') client.disconnect();
-}

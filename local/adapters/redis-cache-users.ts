@@ -3,6 +3,7 @@ import { TransientError, ValidationError, errorMessage } from '../../lambdas/dom
 import { checkCacheField, checkCacheUserName, tenantAclRules } from '../../lambdas/ports/cache-acl.js';
 import type { CacheAvailability, CacheUserSpec, CacheUsersPort } from '../../lambdas/ports/cache-users.js';
 import type { NoticesPort } from '../../lambdas/ports/notices.js';
+import { closeRedis, dropRedis } from './redis-connection.js';
 
 export interface RedisCacheUsersOptions {
   /** The Redis that holds the users, with a user allowed to run `ACL`. @default redis://127.0.0.1:6379 */
@@ -88,15 +89,7 @@ export class RedisCacheUsers implements CacheUsersPort, NoticesPort {
     const client = this.client;
     this.client = undefined;
     if (!client) return;
-    if (client.status === 'ready') {
-      try {
-        await client.quit();
-        return;
-      } catch {
-        // The connection is going anyway; make sure it is gone.
-      }
-    }
-    disconnect(client);
+    await closeRedis(client);
   }
 
   private async run<T>(command: (client: Redis) => Promise<T>): Promise<T> {
@@ -126,7 +119,7 @@ export class RedisCacheUsers implements CacheUsersPort, NoticesPort {
   }
 
   private async connect(): Promise<Redis> {
-    if (this.client) disconnect(this.client);
+    if (this.client) dropRedis(this.client);
     this.client = undefined;
     this.lastConnectionError = undefined;
     const client = new Redis(this.url, {
@@ -144,7 +137,7 @@ export class RedisCacheUsers implements CacheUsersPort, NoticesPort {
     try {
       await client.connect();
     } catch (error) {
-      disconnect(client);
+      dropRedis(client);
       throw this.lastConnectionError ?? error;
     }
     this.client = client;
@@ -163,13 +156,6 @@ export class RedisCacheUsers implements CacheUsersPort, NoticesPort {
   }
 }
 
-/**
- * Drops a connection that is not already over. ioredis's `disconnect()` on a stream that has
- * already closed arms a two-second timer that nothing clears, holding the process open.
- */
-function disconnect(client: Redis): void {
-  if (client.status !== 'end') client.disconnect();
-}
 
 function endpointOf(redisUrl: string): { host: string; port: number } {
   const url = new URL(redisUrl);

@@ -6,21 +6,11 @@
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { chromium, type Browser, type BrowserContext, type Page, type Route } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page, type Route } from 'playwright-core';
+import { launchChromium } from '../support/chromium.js';
 import { consoleContentSecurityPolicy, withoutMetaContentSecurityPolicy } from '../../lib/control-plane/console-hosting.js';
 import { api, startTestControlPlane, waitForOperation, type TestControlPlane } from '../support/control-plane.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-/** No background traffic: this machine has no network beyond loopback. */
-const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 /** A provision or deprovision runs for real (databases, processes, esbuild): give it time. */
 const OPERATION_MS = 90_000;
 
@@ -34,7 +24,7 @@ describe('the operators console, in Chromium, on the local API', () => {
 
   beforeAll(async () => {
     cp = await startTestControlPlane();
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+    browser = await launchChromium();
     page = await browser.newPage();
     page.setDefaultTimeout(10_000);
   }, 120_000);

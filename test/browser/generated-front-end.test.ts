@@ -6,21 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { launchChromium } from '../support/chromium.js';
 import { api, getThroughFrontDoor, startTestControlPlane, waitForRelease, type TestControlPlane } from '../support/control-plane.js';
 import { pollUntil } from '../support/poll.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-/** No background traffic: this machine has no network beyond loopback. */
-const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 const bookshop = JSON.parse(readFileSync(new URL('../../lambdas/app-definition/examples/bookshop.json', import.meta.url), 'utf8')) as {
   entities: { name: string; fields: unknown[] }[];
@@ -63,7 +53,7 @@ describe('the generated front end, in Chromium, through the front door', () => {
     );
     await deploy(bookshop);
     // playwright-core gives the browser a fresh profile of its own and removes it on close.
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+    browser = await launchChromium();
     page = await browser.newPage();
     page.setDefaultTimeout(10_000);
     page.on('dialog', (dialog) => void dialog.accept());
