@@ -13,6 +13,7 @@ import {
 import { PermanentError, TransientError } from '../../lambdas/domain/errors.js';
 import { isTransientSqlState, type SqlExecutor, type SqlOptions, type SqlParams, type SqlPort, type SqlResult, type SqlRow, type SqlValue } from '../../lambdas/ports/sql.js';
 import { awsErrorName, toDomainError } from './aws-errors.js';
+import { toPositional } from '../../lambdas/ports/named-parameters.js';
 
 /** Statements that must run outside any transaction block, at the server level: they go to `serverStatements` when it is given. */
 export const SERVER_STATEMENT = /^\s*(CREATE|DROP)\s+DATABASE\b/i;
@@ -145,6 +146,8 @@ export class RdsDataSql implements SqlPort {
     database: string,
     transactionId?: string,
   ): Promise<SqlResult<R>> {
+    // The same check the local adapter makes: every :name has a value (the Data API's own answer to a missing one is vaguer).
+    toPositional(sql, params);
     const input: ExecuteStatementCommandInput = {
       resourceArn: this.options.resourceArn,
       secretArn: this.options.secretArn,

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { TransientError } from '../../lambdas/domain/errors.js';
 import { isTransientSqlState, type SqlExecutor, type SqlOptions, type SqlParams, type SqlPort, type SqlResult, type SqlRow } from '../../lambdas/ports/sql.js';
-import { toPositional } from './named-parameters.js';
+import { toPositional } from '../../lambdas/ports/named-parameters.js';
 
 /** PostgreSQL error classes worth a retry: connection trouble, serialization, too many connections, starting up. */
 const TRANSIENT_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);

@@ -72,10 +72,17 @@ describe('RdsDataSql', () => {
   });
 
   describe('query', () => {
+    it('refuses a statement naming a parameter it was not given, before calling the Data API', async () => {
+      await expect(adapter().query('UPDATE tenants SET tier = :tier WHERE tenant_id = :tenantId', { tenantId: 'acme' })).rejects.toThrow(
+        'SQL parameter :tier has no value',
+      );
+      expect(rds).toHaveReceivedCommandTimes(ExecuteStatementCommand, 0);
+    });
+
     it('sends each named parameter with its Data API type, against the default database', async () => {
       rds.on(ExecuteStatementCommand).resolves({ numberOfRecordsUpdated: 1 });
 
-      await adapter().query('UPDATE tenants SET tier = :tier WHERE tenant_id = :tenantId', {
+      await adapter().query('UPDATE tenants SET memory_mb = :memoryMb, ratio = :ratio, huge = :huge, active = :active, url = :url WHERE tenant_id = :tenantId', {
         tenantId: 'acme',
         memoryMb: 512,
         ratio: 0.25,
@@ -88,7 +95,7 @@ describe('RdsDataSql', () => {
       expect(rds).toHaveReceivedCommandWith(ExecuteStatementCommand, {
         ...common,
         database,
-        sql: 'UPDATE tenants SET tier = :tier WHERE tenant_id = :tenantId',
+        sql: 'UPDATE tenants SET memory_mb = :memoryMb, ratio = :ratio, huge = :huge, active = :active, url = :url WHERE tenant_id = :tenantId',
         parameters: [
           { name: 'tenantId', value: { stringValue: 'acme' } },
           { name: 'memoryMb', value: { longValue: 512 } },

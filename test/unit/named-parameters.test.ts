@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { toPositional } from '../../local/adapters/named-parameters.js';
+import { toPositional } from '../../lambdas/ports/named-parameters.js';
 
 describe('toPositional', () => {
   it('numbers named parameters in order of first use and reuses a repeated name', () => {

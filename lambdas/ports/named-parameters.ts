@@ -1,4 +1,4 @@
-import type { SqlParams, SqlValue } from '../../lambdas/ports/sql.js';
+import type { SqlParams, SqlValue } from './sql.js';
 
 /**
  * Turns a statement with Data API style named parameters (`:tenantId`) into PostgreSQL's
