@@ -98,9 +98,11 @@ export async function waitForOperation(baseUrl: string, operationId: unknown, { 
   return pollUntil(
     async () => {
       const { body } = await api(baseUrl, 'GET', `/operations/${String(operationId)}`);
-      return body.status === 'RUNNING' ? undefined : body;
+      // The last step ends the operation from inside its handler; its own record is closed just after.
+      const settling = ((body.states ?? []) as { status?: unknown }[]).some((state) => state.status === 'RUNNING');
+      return body.status === 'RUNNING' || settling ? undefined : body;
     },
-    { timeoutMs, what: `operation ${String(operationId)} to end` },
+    { timeoutMs, what: `operation ${String(operationId)} to end, its steps recorded` },
   );
 }
 
