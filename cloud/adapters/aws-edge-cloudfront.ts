@@ -123,23 +123,3 @@ async function findOriginAccessControl(cloudFront: CloudFrontClient, name: strin
     marker = list.NextMarker;
   }
 }
-
-/** How long to wait, and how, for a CloudFront change to deploy; `sleep` and `now` are injectable so tests never wait. */
-export interface DeployWait {
-  readonly sleep: (ms: number) => Promise<void>;
-  readonly now: () => number;
-  readonly timeoutMs: number;
-  readonly intervalMs: number;
-}
-
-/**
- * Polls `deployed` until it says true. Past the deadline it throws a TransientError: the step's
- * Retry calls again, and the rerun (idempotent) resumes the wait.
- */
-export async function waitUntilDeployed(what: string, deployed: () => Promise<boolean>, wait: DeployWait): Promise<void> {
-  const deadline = wait.now() + wait.timeoutMs;
-  while (!(await deployed())) {
-    if (wait.now() >= deadline) throw new TransientError(`${what} is still deploying after ${Math.round(wait.timeoutMs / 1000)} s`);
-    await wait.sleep(wait.intervalMs);
-  }
-}

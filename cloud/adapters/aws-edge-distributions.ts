@@ -15,7 +15,8 @@ import {
 } from '@aws-sdk/client-cloudfront';
 import { HostplaneError, PermanentError } from '../../lambdas/domain/errors.js';
 import { isAwsError } from './aws-errors.js';
-import { MANAGED_POLICIES, cloudFrontCall, cloudFrontError, waitUntilDeployed, type DeployWait } from './aws-edge-cloudfront.js';
+import { MANAGED_POLICIES, cloudFrontCall, cloudFrontError } from './aws-edge-cloudfront.js';
+import { pollUntil, type PollSettings } from './poll-until.js';
 
 /** The header CloudFront adds to requests for the ALB origin; Caddy refuses requests without it. */
 export const ORIGIN_VERIFY_HEADER = 'x-origin-verify';
@@ -128,13 +129,13 @@ export interface DistributionRef {
 
 export interface DedicatedDistributionsOptions {
   readonly cloudFront: CloudFrontClient;
-  readonly wait: DeployWait;
+  readonly wait: PollSettings;
 }
 
 /** Tenants' dedicated (standard) distributions, found by their comment. */
 export class DedicatedDistributions {
   private readonly cloudFront: CloudFrontClient;
-  private readonly wait: DeployWait;
+  private readonly wait: PollSettings;
 
   constructor(options: DedicatedDistributionsOptions) {
     this.cloudFront = options.cloudFront;
@@ -197,12 +198,12 @@ export class DedicatedDistributions {
         );
       }
       let etag: string | undefined;
-      await waitUntilDeployed(
-        `distribution ${id}`,
+      await pollUntil(
+        `distribution ${id} to deploy`,
         async () => {
           const state = await this.cloudFront.send(new GetDistributionCommand({ Id: id }));
           etag = state.ETag;
-          return state.Distribution?.Status === 'Deployed';
+          return state.Distribution?.Status === 'Deployed' ? true : undefined;
         },
         this.wait,
       );

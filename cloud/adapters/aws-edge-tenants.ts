@@ -15,7 +15,8 @@ import {
 } from '@aws-sdk/client-cloudfront';
 import { ConflictError, HostplaneError, PermanentError } from '../../lambdas/domain/errors.js';
 import { isAwsError } from './aws-errors.js';
-import { cloudFrontCall, cloudFrontError, waitUntilDeployed, type DeployWait } from './aws-edge-cloudfront.js';
+import { cloudFrontCall, cloudFrontError } from './aws-edge-cloudfront.js';
+import { pollUntil, type PollSettings } from './poll-until.js';
 
 /** A distribution tenant as the adapter writes it. */
 export interface DistributionTenantInput {
@@ -33,7 +34,7 @@ export interface DistributionTenantsOptions {
   readonly distributionId: string;
   /** @default - CloudFront's default connection group */
   readonly connectionGroupId?: string;
-  readonly wait: DeployWait;
+  readonly wait: PollSettings;
 }
 
 /** The distribution tenants of one multi-tenant distribution (CloudFront SaaS Manager). */
@@ -41,7 +42,7 @@ export class DistributionTenants {
   private readonly cloudFront: CloudFrontClient;
   private readonly distributionId: string;
   private readonly connectionGroupId: string | undefined;
-  private readonly wait: DeployWait;
+  private readonly wait: PollSettings;
   private readonly routingEndpoints = new Map<string, string>();
 
   constructor(options: DistributionTenantsOptions) {
@@ -154,12 +155,12 @@ export class DistributionTenants {
         );
       }
       let etag = found.etag;
-      await waitUntilDeployed(
-        `distribution tenant ${name}`,
+      await pollUntil(
+        `distribution tenant ${name} to deploy`,
         async () => {
           const state = await this.get(name);
           etag = state?.etag;
-          return state === undefined || state.tenant.Status === 'Deployed';
+          return state === undefined || state.tenant.Status === 'Deployed' ? true : undefined;
         },
         this.wait,
       );

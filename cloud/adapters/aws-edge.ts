@@ -12,7 +12,8 @@ import { ValidationError } from '../../lambdas/domain/errors.js';
 import { fitName } from '../../lambdas/domain/naming.js';
 import type { EdgePort, TenantRoute } from '../../lambdas/ports/edge.js';
 import { S3StaticAssets, bucketRegionalDomain, checkBucketName } from './aws-edge-assets.js';
-import { deleteCloudFrontFunction, ensureOriginAccessControl, publishCloudFrontFunction, type DeployWait } from './aws-edge-cloudfront.js';
+import { deleteCloudFrontFunction, ensureOriginAccessControl, publishCloudFrontFunction } from './aws-edge-cloudfront.js';
+import { realSleep, type PollSettings } from './poll-until.js';
 import { DedicatedDistributions, dedicatedDistributionConfig } from './aws-edge-distributions.js';
 import { EdgeDnsRecords } from './aws-edge-dns.js';
 import { dedicatedViewerRequestSource, readCloudFrontFunctionSources, type CloudFrontFunctionSources } from './aws-edge-function-code.js';
@@ -97,8 +98,6 @@ const routeSchema = z.object({
   }, 'must be a bucket name'),
 });
 
-const sleepFor = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 export class AwsEdge implements EdgePort {
   readonly mode: EdgeMode;
   readonly domain: string;
@@ -119,11 +118,14 @@ export class AwsEdge implements EdgePort {
       throw new ValidationError('multiTenantDistributionId', 'is required in tenant mode');
     }
     if (this.mode === 'dedicated' && !options.certificateArn) throw new ValidationError('certificateArn', 'is required in dedicated mode');
-    const wait: DeployWait = {
-      sleep: options.sleep ?? sleepFor,
+    // CloudFront deploys in minutes: a steady poll, not a backoff.
+    const interval = options.pollIntervalMs ?? 15_000;
+    const wait: PollSettings = {
+      sleep: options.sleep ?? realSleep,
       now: options.now ?? Date.now,
       timeoutMs: options.waitTimeoutMs ?? 600_000,
-      intervalMs: options.pollIntervalMs ?? 15_000,
+      initialDelayMs: interval,
+      maxDelayMs: interval,
     };
     this.assets = new S3StaticAssets({ s3: options.s3, region: options.region });
     this.dns = new EdgeDnsRecords({ route53: options.route53, hostedZoneId: options.hostedZoneId });

@@ -15,6 +15,7 @@ import type { CacheAvailability, CacheUserSpec, CacheUsersPort } from '../../lam
 import { tenantAclRules } from '../../lambdas/ports/cache-acl.js';
 import { isAwsError, toDomainError } from './aws-errors.js';
 import { InProcessUserGroupLock, type UserGroupLock } from './user-group-lock.js';
+import { realSleep } from './poll-until.js';
 
 export interface ElastiCacheCacheUsersOptions {
   /** Created once per Lambda module by the composition root. */
@@ -94,7 +95,7 @@ export class ElastiCacheCacheUsers implements CacheUsersPort {
     this.endpoint = options.endpoint;
     this.engine = options.engine ?? 'valkey';
     this.maxUsersPerGroup = options.maxUsersPerGroup ?? DEFAULT_MAX_USERS_PER_GROUP;
-    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.sleep = options.sleep ?? realSleep;
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
     this.waitTimeoutMs = options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;

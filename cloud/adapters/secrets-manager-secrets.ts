@@ -9,6 +9,7 @@ import {
 import { TransientError } from '../../lambdas/domain/errors.js';
 import type { SecretValue, SecretsPort } from '../../lambdas/ports/secrets.js';
 import { callAws, isAwsError, toDomainError } from './aws-errors.js';
+import { realSleep } from './poll-until.js';
 
 /** The same name rules as the local adapter, so a name that works in one world works in the other. */
 const NAME = /^[a-z0-9][a-z0-9/_-]{0,200}$/;
@@ -45,7 +46,7 @@ export class SecretsManagerSecrets implements SecretsPort {
   constructor(private readonly options: SecretsManagerSecretsOptions) {
     this.client = options.client;
     this.attempts = options.attempts ?? 6;
-    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.sleep = options.sleep ?? realSleep;
   }
 
   async getOrCreate(name: string, create: () => SecretValue): Promise<SecretValue> {
