@@ -7,7 +7,7 @@ import { tenantIdSchema } from '../domain/tenant-id.js';
 import { parseOrThrow } from '../domain/validation.js';
 import type { SqlPort } from '../ports/sql.js';
 import type { WorkflowsPort } from '../ports/workflows.js';
-import { DeploymentRegistry, type DeploymentKind, type DeploymentRecord } from '../registry/deployment-registry.js';
+import { DeploymentRegistry, type DeploymentRecord, type NewDeployment } from '../registry/deployment-registry.js';
 import type { OperationRecord } from '../registry/records.js';
 import { TenantRegistry } from '../registry/tenant-registry.js';
 import type { DeployExecutionInput } from './deploy-input.js';
@@ -120,18 +120,11 @@ export async function requestRollback(
   });
 }
 
-interface StartRequest {
-  readonly tenantId: string;
-  readonly kind: DeploymentKind;
-  readonly app: string;
-  /** As the requester wrote it, already validated. */
-  readonly definition: unknown;
-  readonly allowDestructive: boolean;
-  readonly rollbackOf?: string;
-  readonly requestedBy: string;
+/** A deployment to record (its definition as the requester wrote it, already validated), and how its request is told apart. */
+type StartRequest = Omit<NewDeployment, 'deploymentId' | 'operationId'> & {
   readonly idempotencyKey?: string;
   readonly requestHash: string;
-}
+};
 
 async function startDeployment(sql: SqlPort, workflows: WorkflowsPort, request: StartRequest): Promise<DeploymentRequested> {
   const operationId = `op-${randomUUID()}`;
