@@ -45,13 +45,7 @@ export async function markTenantDeleted(input: RemovalStepInput, sql: SqlPort): 
     if (tenant.status !== 'DELETED') await registry.transition(input.tenant.tenantId, 'DELETED', { lastError: null });
     await registry.clearServing(input.tenant.tenantId);
     if (await registry.finishOperation(input.operationId, 'SUCCEEDED')) {
-      const operation = await registry.getOperation(input.operationId);
-      await registry.audit({
-        actor: operation?.requestedBy ?? 'hostplane',
-        action: 'tenant.deprovision.succeeded',
-        tenantId: input.tenant.tenantId,
-        operationId: input.operationId,
-      });
+      await registry.auditOperation(input.operationId, { action: 'tenant.deprovision.succeeded', tenantId: input.tenant.tenantId });
     }
   });
   return { status: 'done' };

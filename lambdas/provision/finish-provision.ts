@@ -15,14 +15,7 @@ export async function markTenantActive(input: PlannedStepInput & { url?: string 
     if (done?.status === 'SUCCEEDED' && tenant?.status === 'ACTIVE') return;
     await registry.transition(input.plan.tenantId, 'ACTIVE', { lastError: null });
     await registry.finishOperation(input.operationId, 'SUCCEEDED');
-    const operation = await registry.getOperation(input.operationId);
-    await registry.audit({
-      actor: operation?.requestedBy ?? 'hostplane',
-      action: 'tenant.provision.succeeded',
-      tenantId: input.plan.tenantId,
-      operationId: input.operationId,
-      detail: { url: input.url ?? null },
-    });
+    await registry.auditOperation(input.operationId, { action: 'tenant.provision.succeeded', tenantId: input.plan.tenantId, detail: { url: input.url ?? null } });
   });
   return { status: 'done', tenantStatus: 'ACTIVE' };
 }

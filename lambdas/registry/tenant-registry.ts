@@ -259,6 +259,12 @@ export class TenantRegistry {
     );
   }
 
+  /** Audits what an operation did, as the one who asked for it (`hostplane` when nobody did). */
+  async auditOperation(operationId: string, event: Omit<AuditEvent, 'actor' | 'operationId'>): Promise<void> {
+    const operation = await this.getOperation(operationId);
+    await this.audit({ ...event, actor: operation?.requestedBy ?? 'hostplane', operationId });
+  }
+
   async listAudit(tenantId: string): Promise<AuditRecord[]> {
     const { rows } = await this.sql.query(
       `SELECT * FROM audit_events WHERE tenant_id = :tenantId ORDER BY event_id`,
