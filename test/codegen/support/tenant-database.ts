@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { AppDefinition } from '../../../lambdas/app-definition/app-definition-schema.js';
 import { planMigration } from '../../../lambdas/app-definition/migration-plan.js';
+import { withAdmin } from '../../support/databases.js';
 import { TEST_DATABASE_URL } from '../../support/services.js';
 
 /** A tenant's database as provisioning makes it: its own login role, CONNECT for it alone, an `app` schema it owns. */
@@ -14,30 +15,18 @@ export interface TenantDatabase {
   readonly pgEnv: Readonly<Record<string, string>>;
 }
 
-async function asAdmin<T>(database: string | undefined, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const url = new URL(TEST_DATABASE_URL);
-  if (database) url.pathname = `/${database}`;
-  const client = new pg.Client({ connectionString: url.toString() });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
 /** `name` is both the database's and the role's (plain lowercase letters, digits, underscores). */
 export async function createTenantDatabase(name: string): Promise<TenantDatabase> {
   if (!/^[a-z][a-z0-9_]{0,50}$/.test(name)) throw new Error(`unexpected name ${name}`);
   const password = `pw_${Math.random().toString(36).slice(2)}`;
-  await asAdmin(undefined, async (client) => {
+  await withAdmin(undefined, async (client) => {
     await client.query(`CREATE ROLE "${name}" LOGIN NOINHERIT NOCREATEDB NOCREATEROLE CONNECTION LIMIT 20 PASSWORD '${password}'`);
     await client.query(`CREATE DATABASE "${name}"`);
     await client.query(`REVOKE ALL ON DATABASE "${name}" FROM PUBLIC`);
     await client.query(`GRANT CONNECT, TEMPORARY ON DATABASE "${name}" TO "${name}"`);
     await client.query(`ALTER ROLE "${name}" IN DATABASE "${name}" SET search_path = app`);
   });
-  await asAdmin(name, async (client) => {
+  await withAdmin(name, async (client) => {
     await client.query('REVOKE ALL ON SCHEMA public FROM PUBLIC');
     await client.query(`CREATE SCHEMA app AUTHORIZATION "${name}"`);
   });
@@ -74,12 +63,12 @@ export async function migrateTenant(tenant: TenantDatabase, definition: AppDefin
 
 /** Runs a query in the tenant's database as the server's admin (to look behind the app's back). */
 export async function queryAsAdmin<R extends pg.QueryResultRow>(tenant: TenantDatabase, sql: string, values: unknown[] = []): Promise<R[]> {
-  return asAdmin(tenant.database, async (client) => (await client.query<R>(sql, values)).rows);
+  return withAdmin(tenant.database, async (client) => (await client.query<R>(sql, values)).rows);
 }
 
 /** Drops the databases and roles whose names start with `prefix` (this run's). */
 export async function dropTenantDatabases(prefix: string): Promise<void> {
-  await asAdmin(undefined, async (client) => {
+  await withAdmin(undefined, async (client) => {
     const dbs = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [`${prefix}%`]);
     for (const { datname } of dbs.rows) await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
     const roles = await client.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname LIKE $1', [`${prefix}%`]);
@@ -89,7 +78,7 @@ export async function dropTenantDatabases(prefix: string): Promise<void> {
 
 /** What is left on the server of this run's databases and roles. */
 export async function leftovers(prefix: string): Promise<string[]> {
-  return asAdmin(undefined, async (client) => {
+  return withAdmin(undefined, async (client) => {
     const { rows } = await client.query<{ name: string }>(
       `SELECT datname AS name FROM pg_database WHERE datname LIKE $1 UNION ALL SELECT rolname FROM pg_roles WHERE rolname LIKE $1`,
       [`${prefix}%`],
