@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import jestPlugin from 'eslint-plugin-jest';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'cdk.out/', '.hostplane/', 'dist/', 'coverage/'] },
+  { ignores: ['node_modules/', 'cdk.out/', '.hostplane/', 'dist/', 'coverage/', '.venv/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
