@@ -11,7 +11,7 @@ import {
   type UserGroup,
 } from '@aws-sdk/client-elasticache';
 import { PermanentError, TransientError, ValidationError } from '../../lambdas/domain/errors.js';
-import type { CacheAvailability, CacheUserSpec, CacheUsersPort } from '../../lambdas/ports/cache-users.js';
+import type { CacheAvailability, CacheEndpoint, CacheUserSpec, CacheUsersPort } from '../../lambdas/ports/cache-users.js';
 import { tenantAclRules } from '../../lambdas/ports/cache-acl.js';
 import { isAwsError, toDomainError } from './aws-errors.js';
 import { InProcessUserGroupLock, type UserGroupLock } from './user-group-lock.js';
@@ -24,6 +24,11 @@ export interface ElastiCacheCacheUsersOptions {
   readonly userGroupId: string;
   /** Where tenants reach the cell's cache (its primary or configuration endpoint). */
   readonly endpoint: { readonly host: string; readonly port: number };
+  /**
+   * Whether the cache speaks TLS only, so tenants get `rediss://` URLs. ElastiCache RBAC requires
+   * encryption in transit, so a user group's cache always does. @default true
+   */
+  readonly tls?: boolean;
   /** Engine of the users created; must suit the user group. @default 'valkey' */
   readonly engine?: 'valkey' | 'redis';
   /** How many users the user group holds at most, the `default` user included. @default 100 */
@@ -80,7 +85,7 @@ export function tenantAccessString(spec: CacheUserSpec): string {
 export class ElastiCacheCacheUsers implements CacheUsersPort {
   private readonly client: ElastiCacheClient;
   private readonly userGroupId: string;
-  private readonly endpoint: { readonly host: string; readonly port: number };
+  private readonly endpoint: CacheEndpoint;
   private readonly engine: 'valkey' | 'redis';
   private readonly maxUsersPerGroup: number;
   private readonly sleep: (ms: number) => Promise<void>;
@@ -92,7 +97,7 @@ export class ElastiCacheCacheUsers implements CacheUsersPort {
   constructor(options: ElastiCacheCacheUsersOptions) {
     this.client = options.client;
     this.userGroupId = options.userGroupId;
-    this.endpoint = options.endpoint;
+    this.endpoint = { host: options.endpoint.host, port: options.endpoint.port, tls: options.tls ?? true };
     this.engine = options.engine ?? 'valkey';
     this.maxUsersPerGroup = options.maxUsersPerGroup ?? DEFAULT_MAX_USERS_PER_GROUP;
     this.sleep = options.sleep ?? realSleep;

@@ -1,3 +1,4 @@
+import { rootCertificates, type ConnectionOptions } from 'node:tls';
 import { Redis } from 'ioredis';
 import { ValidationError, errorMessage } from '../../lambdas/domain/errors.js';
 import type { NoticesPort } from '../../lambdas/ports/notices.js';
@@ -13,8 +14,16 @@ export interface RedisNoticesOptions {
   /** The cell's cache endpoint. */
   readonly host: string;
   readonly port: number;
-  /** In-transit encryption: ElastiCache with RBAC requires it. */
+  /**
+   * In-transit encryption: ElastiCache with RBAC requires it. The server's certificate is verified
+   * (chain and host name) against Node's store, which holds the Amazon roots ElastiCache chains to.
+   */
   readonly tls: boolean;
+  /**
+   * PEM of a further CA to trust besides Node's bundled roots: a stand-in cache's private CA, say
+   * (a process can set NODE_EXTRA_CA_CERTS instead). @default none
+   */
+  readonly ca?: string;
   /** Static credentials; without them and without `credentials`, the `default` user. */
   readonly username?: string;
   readonly password?: string;
@@ -97,7 +106,7 @@ export class RedisNotices implements NoticesPort {
       port,
       username,
       password,
-      tls: tls ? {} : undefined,
+      tls: tls ? tlsOptions(this.options.ca) : undefined,
       lazyConnect: true,
       connectTimeout: this.connectTimeoutMs,
       commandTimeout: this.commandTimeoutMs,
@@ -125,5 +134,10 @@ export class RedisNotices implements NoticesPort {
     if (this.client === client) this.client = undefined;
     dropRedis(client);
   }
+}
+
+/** Verifying TLS: Node's default trust (bundled roots and NODE_EXTRA_CA_CERTS); with `ca`, its bundled roots plus `ca` (a `ca` alone would replace them). */
+function tlsOptions(ca: string | undefined): ConnectionOptions {
+  return ca === undefined ? { rejectUnauthorized: true } : { rejectUnauthorized: true, ca: [...rootCertificates, ca] };
 }
 

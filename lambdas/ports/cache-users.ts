@@ -6,9 +6,17 @@ export interface CacheUserSpec {
   readonly channelPattern: string;
 }
 
-export type CacheAvailability =
-  | { readonly available: true; readonly endpoint: { readonly host: string; readonly port: number } }
-  | { readonly available: false; readonly reason: string };
+/**
+ * Where tenants reach the cache, and whether it speaks TLS only (ElastiCache with encryption in
+ * transit: a tenant's URL is then `rediss://`). The adapter knows; the domain only builds the URL.
+ */
+export interface CacheEndpoint {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: boolean;
+}
+
+export type CacheAvailability = { readonly available: true; readonly endpoint: CacheEndpoint } | { readonly available: false; readonly reason: string };
 
 /** Cache users (Redis ACL locally, ElastiCache RBAC in the cloud). */
 export interface CacheUsersPort {

@@ -1,6 +1,6 @@
 import type { TenantResourceNames } from '../domain/naming.js';
 import type { TenantPlan } from '../domain/tenant-plan.js';
-import type { CacheUsersPort } from '../ports/cache-users.js';
+import type { CacheEndpoint, CacheUsersPort } from '../ports/cache-users.js';
 import type { SecretsPort } from '../ports/secrets.js';
 import { generatePassword } from './passwords.js';
 import type { StepOutcome } from './step-outcome.js';
@@ -28,8 +28,7 @@ export async function ensureTenantCacheUser(
       username: cacheUser,
       password,
       keyPrefix: cacheKeyPattern.slice(0, -1),
-      // The password is letters and digits only, so it needs no escaping in a URL.
-      url: `redis://${encodeURIComponent(cacheUser)}:${password}@${host.includes(':') ? `[${host}]` : host}:${port}`,
+      url: tenantCacheUrl(availability.endpoint, cacheUser, password),
     };
   });
   await cacheUsers.ensureUser({
@@ -39,6 +38,16 @@ export async function ensureTenantCacheUser(
     channelPattern: cacheChannelPattern,
   });
   return { status: 'created', cacheUser };
+}
+
+/**
+ * The tenant's `REDIS_URL`: `rediss://` when the cache speaks TLS only (ElastiCache with encryption
+ * in transit, whose certificate the app verifies against Node's own trust store), else `redis://`.
+ * The password is letters and digits only, so it needs no escaping in a URL.
+ */
+export function tenantCacheUrl(endpoint: CacheEndpoint, userName: string, password: string): string {
+  const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
+  return `${endpoint.tls ? 'rediss' : 'redis'}://${encodeURIComponent(userName)}:${password}@${host}:${endpoint.port}`;
 }
 
 /** Deletes the tenant's cache user and secret if present. A cache that is not reachable holds no user to remove. */

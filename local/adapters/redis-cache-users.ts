@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { TransientError, ValidationError, errorMessage } from '../../lambdas/domain/errors.js';
 import { checkCacheField, checkCacheUserName, tenantAclRules } from '../../lambdas/ports/cache-acl.js';
-import type { CacheAvailability, CacheUserSpec, CacheUsersPort } from '../../lambdas/ports/cache-users.js';
+import type { CacheAvailability, CacheEndpoint, CacheUserSpec, CacheUsersPort } from '../../lambdas/ports/cache-users.js';
 import type { NoticesPort } from '../../lambdas/ports/notices.js';
 import { closeRedis, dropRedis } from './redis-connection.js';
 
@@ -157,9 +157,10 @@ export class RedisCacheUsers implements CacheUsersPort, NoticesPort {
 }
 
 
-function endpointOf(redisUrl: string): { host: string; port: number } {
+/** Where tenants reach this Redis: a `rediss://` URL is a Redis that speaks TLS, so tenants' URLs are `rediss://` too. */
+function endpointOf(redisUrl: string): CacheEndpoint {
   const url = new URL(redisUrl);
-  return { host: url.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1', port: url.port ? Number(url.port) : 6379 };
+  return { host: url.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1', port: url.port ? Number(url.port) : 6379, tls: url.protocol === 'rediss:' };
 }
 
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);

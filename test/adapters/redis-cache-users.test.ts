@@ -45,8 +45,11 @@ describe('RedisCacheUsers', () => {
   async function connectAs(spec: CacheUserSpec): Promise<Redis> {
     const availability = await cacheUsers.availability();
     if (!availability.available) throw new Error(availability.reason);
+    const { host, port, tls } = availability.endpoint;
     const client = new Redis({
-      ...availability.endpoint,
+      host,
+      port,
+      ...(tls ? { tls: {} } : {}),
       username: spec.userName,
       password: spec.password,
       lazyConnect: true,
@@ -95,11 +98,11 @@ describe('RedisCacheUsers', () => {
     }
   });
 
-  it('reports the Redis it reaches and where tenants find it', async () => {
+  it('reports the Redis it reaches, where tenants find it, and whether it speaks TLS (rediss://)', async () => {
     const availability = await cacheUsers.availability();
 
     const url = new URL(TEST_REDIS_URL);
-    expect(availability).toEqual({ available: true, endpoint: { host: url.hostname, port: Number(url.port || 6379) } });
+    expect(availability).toEqual({ available: true, endpoint: { host: url.hostname, port: Number(url.port || 6379), tls: url.protocol === 'rediss:' } });
   });
 
   it('lets a tenant read and write its own keys', async () => {

@@ -428,12 +428,12 @@ describe('ElastiCacheCacheUsers', () => {
   });
 
   describe('availability', () => {
-    it('is available with the endpoint while the group is active or modifying', async () => {
+    it('is available with the endpoint, TLS only, while the group is active or modifying', async () => {
       elastiCache.on(DescribeUserGroupsCommand).resolvesOnce(group(['default'])).resolvesOnce(group(['default'], 'modifying'));
       const cacheUsers = adapter();
 
-      await expect(cacheUsers.availability()).resolves.toEqual({ available: true, endpoint: ENDPOINT });
-      await expect(cacheUsers.availability()).resolves.toEqual({ available: true, endpoint: ENDPOINT });
+      await expect(cacheUsers.availability()).resolves.toEqual({ available: true, endpoint: { ...ENDPOINT, tls: true } });
+      await expect(cacheUsers.availability()).resolves.toEqual({ available: true, endpoint: { ...ENDPOINT, tls: true } });
       expect(elastiCache).toHaveReceivedCommandWith(DescribeUserGroupsCommand, { UserGroupId: GROUP });
     });
 
