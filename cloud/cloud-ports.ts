@@ -72,6 +72,8 @@ export function platformConfig(env: CloudEnvironment): PlatformConfig {
     databaseEndpoint: {
       host: env[CLOUD_VARIABLES.databaseHost] ?? 'database.invalid',
       port: Number(env[CLOUD_VARIABLES.databasePort] ?? 5432),
+      // The cell's Aurora refuses connections without TLS (rds.force_ssl): tenants verify its certificate.
+      tls: true,
     },
     healthWaitSeconds: optionalInteger('healthWaitSeconds', 3600),
     backupRetentionDays: optionalInteger('backupRetentionDays', 3650),

@@ -14,8 +14,11 @@ export interface PlatformConfig {
   readonly environment: string;
   /** Cells tenants may be placed in, with their limits. */
   readonly cells: readonly { readonly cell: string; readonly maxTenants: number; readonly limits?: Readonly<Record<string, number>> }[];
-  /** Where tenant processes reach the database server. */
-  readonly databaseEndpoint: { readonly host: string; readonly port: number };
+  /**
+   * Where tenant processes reach the database server, and whether they must use TLS there (the
+   * cloud's Aurora: always; the local world: when its admin URL asks for it). @default tls false
+   */
+  readonly databaseEndpoint: { readonly host: string; readonly port: number; readonly tls?: boolean };
   /** How long a deploy waits for the tenant's runtime to report a new release healthy. @default 90 */
   readonly healthWaitSeconds?: number;
   /** How long deprovision's final backup of a tenant is kept. @default 30 */

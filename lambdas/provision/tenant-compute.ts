@@ -10,6 +10,13 @@ const DATABASE_VARIABLES: readonly (readonly [string, string])[] = [
   ['PGPASSWORD', 'password'],
 ];
 
+/**
+ * Whether the app must use TLS and verify the server (`verify-full` in the cloud: pg then checks the
+ * chain against Node's store plus NODE_EXTRA_CA_CERTS, which holds the RDS CAs in the tenant image).
+ * Optional only for local secrets made before the key existed; every secret made since holds it.
+ */
+const DATABASE_TLS_VARIABLE = ['PGSSLMODE', 'sslmode'] as const;
+
 /** The tenant's cache user and key prefix; absent when the tenant has no cache. */
 const CACHE_VARIABLES: readonly (readonly [string, string])[] = [
   ['REDIS_URL', 'url'],
@@ -32,6 +39,7 @@ export function computeSpecFor(plan: TenantPlan): ComputeSpec {
     secretNames: [databaseSecret, ...(plan.cache.enabled ? [cacheSecret] : [])],
     secretEnvironment: [
       ...DATABASE_VARIABLES.map(fromSecret(databaseSecret, false)),
+      fromSecret(databaseSecret, true)(DATABASE_TLS_VARIABLE),
       ...(plan.cache.enabled ? CACHE_VARIABLES.map(fromSecret(cacheSecret, true)) : []),
     ],
   };

@@ -6,7 +6,12 @@ import { quoteIdent, quoteLiteral, type SqlPort } from '../ports/sql.js';
 import { generatePassword } from './passwords.js';
 import type { StepOutcome } from './step-outcome.js';
 
-/** The tenant's database secret, in the shape RDS uses for its own secrets. */
+/**
+ * The tenant's database secret, in the shape RDS uses for its own secrets, plus `sslmode` (libpq's
+ * word, the app's PGSSLMODE): `verify-full` where the server requires TLS, so the app checks the
+ * server's certificate chain and name; `disable` where it speaks none. Absent in secrets made before
+ * it existed (local state folders only: the cloud world never ran without it).
+ */
 export interface DatabaseSecret {
   readonly engine: 'postgres';
   readonly host: string;
@@ -14,6 +19,14 @@ export interface DatabaseSecret {
   readonly dbname: string;
   readonly username: string;
   readonly password: string;
+  readonly sslmode?: TenantSslMode;
+}
+
+export type TenantSslMode = 'verify-full' | 'disable';
+
+/** The libpq `sslmode` a tenant connects with: TLS with full verification whenever the server requires TLS. */
+export function tenantSslMode(config: PlatformConfig): TenantSslMode {
+  return config.databaseEndpoint.tls ? 'verify-full' : 'disable';
 }
 
 const DUPLICATE_DATABASE = '42P04';
@@ -37,6 +50,7 @@ export async function ensureTenantDatabase(
     dbname: database,
     username: role,
     password: generatePassword(),
+    sslmode: tenantSslMode(config),
   }))) as unknown as DatabaseSecret;
 
   const roleOptions = `LOGIN NOINHERIT NOCREATEDB NOCREATEROLE CONNECTION LIMIT ${plan.database.connectionLimit} PASSWORD ${quoteLiteral(secret.password)}`;

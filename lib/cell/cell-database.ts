@@ -30,7 +30,7 @@ export interface CellDatabaseProps {
 
 /**
  * The cell's PostgreSQL: Aurora Serverless v2 with the RDS Data API on (the control plane's SQL
- * port), a generated admin secret, storage encryption, IAM authentication, deletion protection, two
+ * port), TLS required (`rds.force_ssl`), a generated admin secret, storage encryption, IAM authentication, deletion protection, two
  * weeks of backups and a final snapshot on removal. A writer and a reader in another AZ that scales
  * with it, so a failover finds a warm instance.
  */
@@ -70,6 +70,9 @@ export class CellDatabase extends Construct {
       deletionProtection: true,
       backup: { retention: Duration.days(14), preferredWindow: '03:00-04:00' },
       copyTagsToSnapshot: true,
+      // TLS or nothing (pg_hba `hostssl`): tenants connect with sslmode=verify-full against the RDS CAs
+      // of their image; the control plane's own connections verify them too (NODE_EXTRA_CA_CERTS).
+      parameters: { 'rds.force_ssl': '1' },
       cloudwatchLogsExports: ['postgresql'],
       // Tenant data: a final snapshot, never a bare delete.
       removalPolicy: RemovalPolicy.SNAPSHOT,

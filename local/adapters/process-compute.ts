@@ -274,6 +274,8 @@ export class ProcessCompute implements ComputePort {
         healthPort,
         env: {
           ...(process.env.PATH ? { PATH: process.env.PATH } : {}),
+          // A local cache or database with TLS signed by a private CA: tenants trust what the control plane trusts.
+          ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
           ...fromSecrets,
           HOSTPLANE_TENANT_ID: spec.tenantId,
           HOSTPLANE_APP_DIR: appDir,

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { CLOUD_VARIABLES } from '../../cloud/cloud-environment.js';
 import { cloudPorts, platformConfig } from '../../cloud/cloud-ports.js';
 import { backupsPort } from '../../cloud/ports/backups.js';
+import { computePort } from '../../cloud/ports/compute.js';
 import { S3BackupStore } from '../../cloud/adapters/s3-backup-store.js';
 import { RdsDataSql } from '../../cloud/adapters/rds-data-sql.js';
 
@@ -34,13 +35,31 @@ describe('cloudPorts (the cloud composition root)', () => {
     expect(() => ports.backups).toThrow(`${CLOUD_VARIABLES.backupBucket} is not set, and the backup store (S3) needs it`);
   });
 
-  it('reads the platform config: environment, cells with their limits, waits', () => {
+  it('refuses to build the compute port without the permissions boundary of the tenant task roles', () => {
+    const compute = {
+      [CLOUD_VARIABLES.cluster]: 'hp-dev-c1',
+      [CLOUD_VARIABLES.capacityProvider]: 'hp-dev-c1-fleet',
+      [CLOUD_VARIABLES.namespaceId]: 'ns-0123456789',
+      [CLOUD_VARIABLES.namespaceName]: 'hp-dev-c1.internal',
+      [CLOUD_VARIABLES.fileSystemId]: 'fs-0123456789',
+      [CLOUD_VARIABLES.tenantSubnets]: 'subnet-a,subnet-b',
+      [CLOUD_VARIABLES.tenantSecurityGroup]: 'sg-tenants',
+      [CLOUD_VARIABLES.tenantImage]: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/tenant:latest',
+      [CLOUD_VARIABLES.tenantExecutionRoleArn]: 'arn:aws:iam::123456789012:role/hp-dev-c1-task-execution',
+    };
+    const ports = cloudPorts({ compute: computePort }, { ...base, ...compute });
+
+    expect(() => ports.compute).toThrow(`${CLOUD_VARIABLES.tenantPermissionsBoundaryArn} is not set, and the compute port (ECS + Cloud Map) needs it`);
+  });
+
+  it('reads the platform config: environment, cells with their limits, waits, a database that requires TLS', () => {
     const config = platformConfig({ ...base, [CLOUD_VARIABLES.healthWaitSeconds]: '120' });
 
     expect(config).toMatchObject({
       environment: 'dev',
       cells: [{ cell: 'c1', maxTenants: 98, limits: { 'cache users per user group': 98 } }],
       healthWaitSeconds: 120,
+      databaseEndpoint: expect.objectContaining({ tls: true }),
     });
   });
 
