@@ -5,10 +5,11 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
 import { ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing, type FileSystem } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction, OutputFormat, type ICommandHooks } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { GrantedPort } from '../cloud/cloud-ports.js';
+import { nodeModulesClosure } from './node-modules-closure.js';
 
 /** The repository root: entry files, package-lock.json and tsconfig.json are found from here, whatever the working directory. */
 export const REPOSITORY_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -65,6 +66,32 @@ export interface HostplaneFunctionProps {
    * @default - none
    */
   readonly copyFolders?: readonly { readonly from: string; readonly to: string }[];
+  /**
+   * Packages the handler imports at run time from `/var/task/node_modules` instead of from its bundle
+   * (they are left out of it), shipped as real files with what they depend on, at the versions
+   * package-lock.json pins: the folders are copied from the repository's `node_modules` at synth
+   * (no install, no network). Portable packages only (pure JavaScript or WebAssembly): the function
+   * runs on arm64 whatever CPU synthesized it, so a package built for some os/cpu is refused.
+   * @default - none: everything is in `index.mjs`
+   */
+  readonly shippedPackages?: readonly string[];
+}
+
+/**
+ * The shell commands that copy, after esbuild has run, the folders of `copyFolders` and the package
+ * folders of `shippedPackages` into the asset (`outputDir`), or undefined when there is nothing to copy.
+ */
+function afterBundlingCopies(props: HostplaneFunctionProps): ICommandHooks | undefined {
+  const copies = [
+    ...(props.copyFolders ?? []),
+    ...(props.shippedPackages?.length ? nodeModulesClosure(join(REPOSITORY_ROOT, 'package-lock.json'), props.shippedPackages) : []).map((folder) => ({ from: folder, to: folder })),
+  ];
+  if (copies.length === 0) return undefined;
+  return {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    afterBundling: (inputDir: string, outputDir: string) => copies.map(({ from, to }) => `mkdir -p "${outputDir}/${to}" && cp -R "${inputDir}/${from}/." "${outputDir}/${to}/"`),
+  };
 }
 
 /** The module of each port's builder in `cloud/ports/`, and the builder it exports. */
@@ -160,8 +187,8 @@ export class HostplaneFunction extends NodejsFunction {
         inject: [portInstaller(props.ports ?? [])],
         // The SDK v3 clients are bundled, not taken from the runtime: the function runs the versions
         // package-lock.json pins and the tests exercised (CloudFront SaaS Manager needs a recent one).
-        // `pg-native` is pg's optional native binding, never used.
-        externalModules: ['pg-native'],
+        // `pg-native` is pg's optional native binding, never used; shipped packages load from node_modules.
+        externalModules: ['pg-native', ...(props.shippedPackages ?? [])],
         forceDockerBundling: false,
         format: OutputFormat.ESM,
         mainFields: ['module', 'main'],
@@ -170,14 +197,7 @@ export class HostplaneFunction extends NodejsFunction {
         // Half the bytes to load at a cold start; the source maps keep stack traces readable, and names are kept for errors and logs.
         minify: true,
         keepNames: true,
-        commandHooks: props.copyFolders?.length
-          ? {
-              beforeBundling: () => [],
-              beforeInstall: () => [],
-              afterBundling: (inputDir: string, outputDir: string) =>
-                (props.copyFolders ?? []).map(({ from, to }) => `mkdir -p "${outputDir}/${to}" && cp -R "${inputDir}/${from}/." "${outputDir}/${to}/"`),
-            }
-          : undefined,
+        commandHooks: afterBundlingCopies(props),
         // Stack traces need the mappings, not a second copy of every source file.
         sourcesContent: false,
       },

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, posix } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { build, type Message, type Plugin } from 'esbuild';
+import type * as Esbuild from 'esbuild';
 import { PermanentError } from '../domain/errors.js';
 import { PUBLIC_FOLDER, type GeneratedApp } from './generate-app.js';
 
@@ -12,9 +12,13 @@ import { PUBLIC_FOLDER, type GeneratedApp } from './generate-app.js';
  * (pg and ioredis inside it), plus the front end's files as they are. The release folder then
  * needs nothing but Node 20.
  *
+ * Which esbuild: the native `esbuild` package where it is installed (the local world, fast), else
+ * `esbuild-wasm`, the same version compiled to WebAssembly, which runs on any CPU: the Compile
+ * Lambda ships only that one (with pg and ioredis) as files in its `node_modules`.
+ *
  * Reproducible: the same generated app (and the same installed pg and ioredis) gives the same
- * bytes. The sources are fed to esbuild from memory, its working directory is the folder whose
- * `node_modules` holds the dependencies (so the path comments it writes are relative, like
+ * bytes, with either esbuild. The sources are fed to esbuild from memory, its working directory
+ * is the folder whose `node_modules` holds the dependencies (so the path comments it writes are relative, like
  * `// node_modules/pg/lib/client.js`), there is no source map, no metafile, nothing dated.
  * The release id is a digest of every output file's path and bytes.
  */
@@ -35,13 +39,30 @@ export interface CompiledApp {
 export interface CompileOptions {
   /**
    * A folder whose `node_modules` (or an ancestor's) holds `pg` and `ioredis`: they are bundled
-   * from there. Defaults to the package this module belongs to. A Lambda that compiles must ship
-   * `esbuild`, `pg` and `ioredis` as files in its `node_modules`, not inlined in its own bundle.
+   * from there. Defaults to the folder whose `node_modules` holds the `pg` this module resolves
+   * (in the Compile Lambda, `/var/task`: pg and ioredis ship there as files, see lib/README.md).
    */
   readonly dependenciesDir?: string;
+  /**
+   * The esbuild package that compiles. Both give the same bytes (same version, the lockfile pins both).
+   * @default - `esbuild` where it is installed, else `esbuild-wasm`
+   */
+  readonly esbuild?: EsbuildPackage;
 }
 
+/** The native esbuild (a binary per os/cpu) or the same version in WebAssembly (one package for every CPU). */
+export type EsbuildPackage = 'esbuild' | 'esbuild-wasm';
+type EsbuildApi = Pick<typeof Esbuild, 'build'>;
+
 export const SERVER_FILE = 'server.mjs';
+
+/**
+ * Optional peers of the bundled packages, which they `require` inside a try: pg's native binding
+ * (only loaded when asked for, `pg.native`, never here) and debug's (ioredis's) `supports-color`.
+ * Left out, so the bytes do not depend on what else is installed beside pg and ioredis (jest brings
+ * `supports-color` into the repository; the Compile Lambda ships only the lockfile closure of pg and ioredis).
+ */
+const OPTIONAL_PEERS = ['pg-native', 'supports-color'] as const;
 const NAMESPACE = 'hostplane-app';
 
 /**
@@ -69,8 +90,39 @@ function defaultDependenciesDir(): string {
   return dirname(dir);
 }
 
+const loaded = new Map<EsbuildPackage, Promise<EsbuildApi>>();
+
+/**
+ * The esbuild API of `name`, imported once. The specifier is a variable so that a bundler leaves the
+ * import alone: esbuild's API cannot be bundled (it finds its binary, or its .wasm, beside its own files).
+ */
+function importEsbuild(name: EsbuildPackage): Promise<EsbuildApi> {
+  let api = loaded.get(name);
+  if (!api) {
+    const specifier: string = name;
+    api = import(specifier) as Promise<EsbuildApi>;
+    loaded.set(name, api);
+    api.catch(() => loaded.delete(name));
+  }
+  return api;
+}
+
+/** The native esbuild where it is installed, else esbuild-wasm; a failure names both. */
+async function esbuildApi(wanted: EsbuildPackage | undefined): Promise<EsbuildApi> {
+  if (wanted) return importEsbuild(wanted);
+  try {
+    return await importEsbuild('esbuild');
+  } catch (nativeError) {
+    try {
+      return await importEsbuild('esbuild-wasm');
+    } catch (wasmError) {
+      throw new PermanentError(`neither esbuild (${String(nativeError)}) nor esbuild-wasm (${String(wasmError)}) can be imported`);
+    }
+  }
+}
+
 /** Serves the generated sources to esbuild from memory; bare imports resolve from `resolveDir`. */
-function generatedSources(files: Readonly<Record<string, string>>, resolveDir: string): Plugin {
+function generatedSources(files: Readonly<Record<string, string>>, resolveDir: string): Esbuild.Plugin {
   const has = (path: string) => Object.hasOwn(files, path);
   return {
     name: 'hostplane-generated-sources',
@@ -94,7 +146,7 @@ function generatedSources(files: Readonly<Record<string, string>>, resolveDir: s
   };
 }
 
-function formatMessages(messages: readonly Message[]): string {
+function formatMessages(messages: readonly Esbuild.Message[]): string {
   return messages
     .slice(0, 5)
     .map((message) => (message.location ? `${message.location.file}:${message.location.line}: ${message.text}` : message.text))
@@ -118,6 +170,7 @@ export async function compileApp(generated: GeneratedApp, options: CompileOption
   if (!existsSync(dependenciesDir)) throw new PermanentError(`the dependencies folder ${dependenciesDir} does not exist`);
   if (!Object.hasOwn(generated.files, generated.entry)) throw new PermanentError(`the entry ${generated.entry} is not among the generated files`);
 
+  const { build } = await esbuildApi(options.esbuild);
   const started = performance.now();
   let bundle: Uint8Array;
   try {
@@ -135,15 +188,14 @@ export async function compileApp(generated: GeneratedApp, options: CompileOption
       sourcemap: false,
       // Licence comments of the bundled packages, gathered at the end of the file (deterministic).
       legalComments: 'eof',
-      // pg's optional native binding: only loaded when asked for (`pg.native`), never here.
-      external: ['pg-native'],
+      external: [...OPTIONAL_PEERS],
       logLevel: 'silent',
     });
     const output = result.outputFiles.find((file) => file.path.endsWith(SERVER_FILE));
     if (!output || result.outputFiles.length !== 1) throw new Error(`esbuild wrote ${result.outputFiles.length} files`);
     bundle = output.contents;
   } catch (error) {
-    const failure = error as { errors?: Message[]; message?: string };
+    const failure = error as { errors?: Esbuild.Message[]; message?: string };
     const detail = failure.errors?.length ? formatMessages(failure.errors) : String(failure.message ?? error);
     throw new PermanentError(`cannot compile ${JSON.stringify(generated.app)}: ${detail}`);
   }

@@ -26,14 +26,18 @@ function buildPath(folder: string, sourceId: string): string {
 /** GenerateCode: the definition becomes the app's sources, staged in the tenant's app files. */
 export async function generateSources(input: DeployStepInput, sql: SqlPort, appFiles: AppFilesPort): Promise<GeneratedSources> {
   const definition = await definitionOf(sql, input.deployment.deploymentId);
-  const generated = generateApp(definition, { schema: input.deployment.names.schema });
+  return stageSources(appFiles, input.deployment.names.appFilesFolder, generateApp(definition, { schema: input.deployment.names.schema }));
+}
+
+/** Stages generated sources in a tenant's app folder, where Compile reads them by the returned `sourceId`. */
+export async function stageSources(appFiles: AppFilesPort, folder: string, generated: GeneratedApp): Promise<GeneratedSources> {
   const text = JSON.stringify(generated);
   const sourceId = createHash('sha256').update(text).digest('hex').slice(0, 16);
-  await appFiles.writeFile(buildPath(input.deployment.names.appFilesFolder, sourceId), text);
+  await appFiles.writeFile(buildPath(folder, sourceId), text);
   return { sourceId, files: Object.keys(generated.files).length, bytes: Buffer.byteLength(text) };
 }
 
-/** Compile: esbuild bundles the staged sources into a release, staged (not yet current) under `releases/<id>/`. */
+/** Compile: esbuild (esbuild-wasm in the Lambda) bundles the staged sources into a release, staged (not yet current) under `releases/<id>/`. */
 export async function compileRelease(
   input: DeployStepInput & { generated: GeneratedSources },
   sql: SqlPort,
