@@ -33,6 +33,8 @@ export const CLOUD_VARIABLES = {
   tenantSecurityGroup: 'HOSTPLANE_TENANT_SECURITY_GROUP',
   tenantImage: 'HOSTPLANE_TENANT_IMAGE',
   tenantExecutionRoleArn: 'HOSTPLANE_TENANT_EXECUTION_ROLE_ARN',
+  /** The managed policy every tenant task role is created with as its permissions boundary. */
+  tenantPermissionsBoundaryArn: 'HOSTPLANE_TENANT_PERMISSIONS_BOUNDARY_ARN',
   tenantLogGroup: 'HOSTPLANE_TENANT_LOG_GROUP',
   appFilesMount: 'HOSTPLANE_APP_FILES_MOUNT',
   edgeMode: 'HOSTPLANE_EDGE_MODE',

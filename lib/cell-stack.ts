@@ -11,6 +11,7 @@ import type { DatabaseCluster } from 'aws-cdk-lib/aws-rds';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IPrivateDnsNamespace } from 'aws-cdk-lib/aws-servicediscovery';
 import type { Construct } from 'constructs';
+import { acknowledgeCfnLint } from './cfn-lint-acknowledgements.js';
 import { CellAppFiles } from './cell/cell-app-files.js';
 import { CellCache } from './cell/cell-cache.js';
 import { CellCompute } from './cell/cell-compute.js';
@@ -154,8 +155,14 @@ export class CellStack extends Stack {
       cloudFrontPrefixListId: props.cloudFrontPrefixListId,
       edgeImage: props.edgeImage,
     });
-    // The edge service must wait for its capacity provider to be associated with the cluster.
+    // The edge service must wait for its capacity provider to be associated with the cluster. CDK adds that
+    // association at synthesis (an aspect), so the dependency is on the cluster construct as a whole.
     ingress.edgeService.node.addDependency(compute.capacityProvider, compute.cluster);
+    acknowledgeCfnLint(
+      ingress.edgeService,
+      'W3005',
+      "It depends on the cluster construct as a whole, to wait for the capacity provider association CDK adds at synthesis; the cluster and the capacity provider are also named by Ref, which cfn-lint flags as redundant.",
+    );
 
     const controlPlaneSecurityGroup = new SecurityGroup(this, 'ControlPlaneSecurityGroup', {
       vpc,

@@ -68,8 +68,8 @@ export interface EcsComputeOptions {
   readonly logGroupName?: string;
   /** This environment's name: listServices returns only `hp-<environment>-…` services. @default any name of naming.ts's shape */
   readonly environment?: string;
-  /** A permissions boundary attached to every task role created. */
-  readonly permissionsBoundaryArn?: string;
+  /** The permissions boundary of every task role created (the cell's tenant task boundary policy). */
+  readonly permissionsBoundaryArn: string;
   /** Tags on everything created. */
   readonly tags?: Readonly<Record<string, string>>;
   /** How long ensureService and removeService wait for ECS (then a TransientError). @default 300_000 */

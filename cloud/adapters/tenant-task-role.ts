@@ -103,8 +103,11 @@ export function taskAccessPolicy(access: TenantAccess, where: AwsLocation): Poli
 export interface TenantTaskRolesOptions {
   readonly iam: IAMClient;
   readonly where: AwsLocation;
-  /** Attached to every role created, so a role this control plane creates can never exceed it. */
-  readonly permissionsBoundaryArn?: string;
+  /**
+   * The permissions boundary of every role created, so a tenant role can never exceed it whatever
+   * its inline policy says; the control plane's own IAM refuses to create a role without it.
+   */
+  readonly permissionsBoundaryArn: string;
   readonly tags: Readonly<Record<string, string>>;
 }
 
@@ -129,7 +132,7 @@ export class TenantTaskRoles {
           Path: names.taskRolePath,
           AssumeRolePolicyDocument: JSON.stringify(taskTrustPolicy(where)),
           Description: `Hostplane tenant ${names.tenantId}: its own assets, secrets and app files only`,
-          ...(permissionsBoundaryArn ? { PermissionsBoundary: permissionsBoundaryArn } : {}),
+          PermissionsBoundary: permissionsBoundaryArn,
           Tags: Object.entries({ ...tags, 'hostplane:tenant': names.tenantId }).map(([Key, Value]) => ({ Key, Value })),
         }),
       );

@@ -24,6 +24,7 @@ export function computePort(context: CloudContext): ComputePort {
     securityGroups: [requireVariable(env, 'tenantSecurityGroup', neededFor)],
     tenantImage: requireVariable(env, 'tenantImage', neededFor),
     executionRoleArn: requireVariable(env, 'tenantExecutionRoleArn', neededFor),
+    permissionsBoundaryArn: requireVariable(env, 'tenantPermissionsBoundaryArn', neededFor),
     logGroupName: requireVariable(env, 'tenantLogGroup', neededFor),
     region: context.region(),
     accountId: requireVariable(env, 'accountId', neededFor),

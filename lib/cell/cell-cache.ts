@@ -118,8 +118,7 @@ export class CellCache extends Construct {
       id: 'AwsSolutions-AEC6',
       reason: 'Clients authenticate as RBAC users of the user group (passwords per user, default user disabled), which replaces the single AUTH token.',
     });
-    this.replicationGroup.node.addDependency(subnetGroup);
-    this.replicationGroup.node.addDependency(userGroup);
+    // No DependsOn on the subnet group or the user group: the Refs above already order them first.
     this.connections = new Connections({ securityGroups: [this.securityGroup], defaultPort: Port.tcp(CACHE_PORT) });
     this.userGroupId = userGroup.ref;
     this.endpoint = { host: this.replicationGroup.attrPrimaryEndPointAddress, port: CACHE_PORT };

@@ -24,6 +24,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { acknowledgeCfnLint } from '../cfn-lint-acknowledgements.js';
 import { REPOSITORY_ROOT } from '../hostplane-function.js';
 import type { CellNames } from './cell-names.js';
 import { CloudFrontOriginPrefixList } from './cloudfront-origin-prefix-list.js';
@@ -185,5 +186,10 @@ export class CellIngress extends Construct {
       healthCheck: { path: EDGE_HEALTH_PATH, healthyHttpCodes: '200', interval: Duration.seconds(15) },
       deregistrationDelay: Duration.seconds(30),
     });
+    acknowledgeCfnLint(
+      this.edgeService,
+      'W3005',
+      "CDK's Ec2Service depends on the listener and its target group, so the target group is attached to the load balancer before the service registers tasks; the target group is also named in LoadBalancers, which cfn-lint flags as redundant.",
+    );
   }
 }

@@ -14,6 +14,7 @@ import {
 } from 'aws-cdk-lib/aws-ec2';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { acknowledgeCfnLint } from '../cfn-lint-acknowledgements.js';
 
 export interface CellNetworkProps {
   /** How many Availability Zones the cell spans. @default 2 */
@@ -68,6 +69,13 @@ export class CellNetwork extends Construct {
       },
     });
     this.privateSubnets = this.vpc.privateSubnets;
+    for (const subnet of [...this.vpc.publicSubnets, ...this.vpc.privateSubnets]) {
+      acknowledgeCfnLint(
+        subnet,
+        'W3010',
+        "A stack with an account and Region gets its zones' names from CDK's context lookup (kept in cdk.context.json; placeholders offline), so a subnet never moves between deploys.",
+      );
+    }
     this.endpointSecurityGroup = new SecurityGroup(this, 'EndpointSecurityGroup', {
       vpc: this.vpc,
       description: 'Interface endpoints: HTTPS from inside the VPC',

@@ -2,6 +2,7 @@ import { RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { acknowledgeCfnLint, DEPENDS_ON_ITS_ROLE_REASON } from '../cfn-lint-acknowledgements.js';
 
 /** The AWS-managed prefix list of the addresses CloudFront uses to reach origins. */
 export const CLOUDFRONT_ORIGIN_FACING_PREFIX_LIST = 'com.amazonaws.global.cloudfront.origin-facing';
@@ -43,6 +44,7 @@ export class CloudFrontOriginPrefixList extends Construct {
         id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
         reason: "CDK's AwsCustomResource provider writes its logs with the basic execution role; it makes one read-only EC2 call.",
       });
+      acknowledgeCfnLint(provider, 'W3005', DEPENDS_ON_ITS_ROLE_REASON);
     }
     this.prefixListId = lookup.getResponseField('PrefixLists.0.PrefixListId');
   }

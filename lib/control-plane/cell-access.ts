@@ -87,6 +87,11 @@ export function allowWithWildcards(grantee: IGrantable, statement: PolicyStateme
 export function acknowledgeWildcards(grantee: IGrantable, statement: PolicyStatement, reason: string): void {
   const holder = grantee.grantPrincipal;
   if (!Construct.isConstruct(holder)) throw new Error('acknowledgeWildcards: the grantee\'s principal is not a construct of this app');
+  acknowledgeWildcardsOn(holder, statement, reason);
+}
+
+/** `acknowledgeWildcards` on the construct that holds `statement` itself (a managed policy). */
+export function acknowledgeWildcardsOn(holder: Construct, statement: PolicyStatement, reason: string): void {
   const stack = Stack.of(holder);
   const findings = [
     ...statement.actions.filter((action) => action.includes('*')).map((action) => `Action::${action}`),

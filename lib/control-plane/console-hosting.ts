@@ -18,6 +18,7 @@ import { UserPoolDomain, type IUserPool, type IUserPoolClient } from 'aws-cdk-li
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type CfnBucket } from 'aws-cdk-lib/aws-s3';
 import { BucketDeployment, Source } from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
+import { acknowledgeCfnLint, DEPENDS_ON_ITS_ROLE_REASON } from '../cfn-lint-acknowledgements.js';
 import { REPOSITORY_ROOT } from '../hostplane-function.js';
 
 /** The console's sources: static files, no build step. */
@@ -183,6 +184,7 @@ function acknowledgeBucketDeploymentFindings(deployment: BucketDeployment, desti
   const stack = Stack.of(deployment);
   const handler = deployment.handlerRole.node.scope;
   if (!handler) return;
+  acknowledgeCfnLint(handler, 'W3005', DEPENDS_ON_ITS_ROLE_REASON);
   const shown = (value: string, pseudo: string): string => (Token.isUnresolved(value) ? `<AWS::${pseudo}>` : value);
   const qualifier = (stack.node.tryGetContext('@aws-cdk/core:bootstrapQualifier') as string | undefined) ?? DefaultStackSynthesizer.DEFAULT_QUALIFIER;
   const assetsBucket = `cdk-${qualifier}-assets-${shown(stack.account, 'AccountId')}-${shown(stack.region, 'Region')}`;

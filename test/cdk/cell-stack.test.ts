@@ -75,6 +75,12 @@ describe('CellStack', () => {
       expect(ofType('AWS::RDS::DBInstance').map(([, r]) => r.Properties['DBInstanceClass'])).toEqual(['db.serverless', 'db.serverless']);
     });
 
+    it('refuses connections without TLS (rds.force_ssl in the cluster parameter group)', () => {
+      const [groupId] = only('AWS::RDS::DBClusterParameterGroup');
+      template.hasResourceProperties('AWS::RDS::DBClusterParameterGroup', { Family: Match.stringLikeRegexp('^aurora-postgresql17'), Parameters: { 'rds.force_ssl': '1' } });
+      template.hasResourceProperties('AWS::RDS::DBCluster', { DBClusterParameterGroupName: { Ref: groupId } });
+    });
+
     it('keeps a final snapshot of the cluster and keeps its generated admin secret', () => {
       const [clusterId, cluster] = only('AWS::RDS::DBCluster');
       expect(cluster.DeletionPolicy).toBe('Snapshot');
@@ -141,11 +147,31 @@ describe('CellStack', () => {
           Encrypted: true,
           BackupPolicy: { Status: 'ENABLED' },
           LifecyclePolicies: Match.arrayWith([{ TransitionToIA: 'AFTER_30_DAYS' }]),
-          FileSystemPolicy: Match.objectLike({
-            Statement: Match.arrayWith([Match.objectLike({ Condition: { Bool: { 'elasticfilesystem:AccessedViaMountTarget': 'true' } } })]),
-          }),
         }),
       });
+    });
+
+    it('grants nothing in its file-system policy, so only identity policies through access points mount it, and refuses root', () => {
+      const [, fileSystem] = only('AWS::EFS::FileSystem');
+      const policy = fileSystem.Properties['FileSystemPolicy'] as { Statement: { Effect: string; Principal: unknown; Action: string | string[]; Condition?: unknown }[] };
+      const anyone = { AWS: '*' };
+
+      // No Allow at all: a broad one (CDK's default gave every principal ClientWrite and ClientRootAccess) would undo the access points.
+      expect(policy.Statement.filter((statement) => statement.Effect !== 'Deny')).toEqual([]);
+      expect(policy.Statement).toEqual([
+        expect.objectContaining({
+          Principal: anyone,
+          Action: ['elasticfilesystem:ClientMount', 'elasticfilesystem:ClientWrite', 'elasticfilesystem:ClientRootAccess'],
+          Condition: { Bool: { 'elasticfilesystem:AccessedViaMountTarget': 'false' } },
+        }),
+        expect.objectContaining({
+          Principal: anyone,
+          Action: ['elasticfilesystem:ClientMount', 'elasticfilesystem:ClientWrite'],
+          Condition: { Null: { 'elasticfilesystem:AccessPointArn': 'true' } },
+        }),
+        expect.objectContaining({ Principal: anyone, Action: 'elasticfilesystem:ClientRootAccess' }),
+      ]);
+      expect(JSON.stringify(policy.Statement[2])).not.toContain('Condition');
     });
 
     it('has an admin access point on / as uid and gid 1000', () => {

@@ -59,6 +59,7 @@ const FS = 'fs-0123456789abcdef0';
 const NAMESPACE = { id: 'ns-abc123', name: 'c1.hostplane.internal' };
 const IMAGE = `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/hostplane-tenant:1.4.0`;
 const EXECUTION_ROLE = `arn:aws:iam::${ACCOUNT}:role/hp-dev-c1-task-execution`;
+const BOUNDARY = `arn:aws:iam::${ACCOUNT}:policy/hostplane/dev/hp-dev-tenant-task-boundary`;
 const DB_SECRET = 'hostplane/dev/c1/acme/database';
 const CACHE_SECRET = 'hostplane/dev/c1/acme/cache';
 const DB_SECRET_ARN = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${DB_SECRET}-Ab12Cd`;
@@ -111,6 +112,7 @@ function compute(overrides: Partial<EcsComputeOptions> = {}): EcsCompute {
     securityGroups: ['sg-tenants'],
     tenantImage: IMAGE,
     executionRoleArn: EXECUTION_ROLE,
+    permissionsBoundaryArn: BOUNDARY,
     region: REGION,
     accountId: ACCOUNT,
     environment: 'dev',
@@ -211,12 +213,12 @@ describe('EcsCompute.ensureService', () => {
     expect(ecs).toHaveReceivedCommandTimes(UpdateServiceCommand, 0);
   });
 
-  it('creates a task role that ECS tasks of this account alone may assume', async () => {
+  it('creates a task role that ECS tasks of this account alone may assume, bounded by the tenant task boundary', async () => {
     freshTenant();
 
     await compute().ensureService(spec);
 
-    expect(iam).toHaveReceivedCommandWith(CreateRoleCommand, { RoleName: 'hp-dev-c1-acme-task', Path: '/hostplane/dev/' });
+    expect(iam).toHaveReceivedCommandWith(CreateRoleCommand, { RoleName: 'hp-dev-c1-acme-task', Path: '/hostplane/dev/', PermissionsBoundary: BOUNDARY });
     const trust = JSON.parse(iam.commandCalls(CreateRoleCommand)[0]?.args[0].input.AssumeRolePolicyDocument ?? '{}') as unknown;
     expect(trust).toEqual({
       Version: '2012-10-17',
