@@ -133,7 +133,8 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
     const config: PlatformConfig = {
       environment,
       cells: [{ cell, maxTenants: options.maxTenants ?? 100 }],
-      databaseEndpoint: { host: databaseUrl.hostname, port: Number(databaseUrl.port || 5432) },
+      // Tenants use TLS when the admin URL does (an embedded or plain local server speaks none).
+      databaseEndpoint: { host: databaseUrl.hostname, port: Number(databaseUrl.port || 5432), tls: requiresTls(databaseUrl) },
       healthWaitSeconds: options.healthWaitSeconds,
       backupRetentionDays: options.backupRetentionDays,
     };
@@ -210,6 +211,13 @@ function portTaken(port: number, what: string, flag: string) {
   };
 }
 
+/** Whether a PostgreSQL URL insists on TLS (libpq's `sslmode` require, verify-ca or verify-full, or pg's `ssl=true`). */
+export function requiresTls(databaseUrl: URL): boolean {
+  const sslmode = databaseUrl.searchParams.get('sslmode');
+  if (sslmode !== null) return ['require', 'verify-ca', 'verify-full', 'no-verify'].includes(sslmode);
+  return databaseUrl.searchParams.get('ssl') === 'true' || databaseUrl.searchParams.get('ssl') === '1';
+}
+
 async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
@@ -239,6 +247,7 @@ async function recoverTenants(ports: Ports, compute: ProcessCompute, edge: Local
         { name: running.operationId, status: 'ABORTED', error: 'the control plane stopped while it ran' },
         ports.sql,
         ports.appFiles,
+        ports.edge,
       );
       log(`closed operation ${running.operationId} of ${tenant.tenantId}: the control plane stopped while it ran`);
     }

@@ -2,8 +2,10 @@
  * The local front door: what CloudFront, the ALB and Caddy do together in the cloud, in one
  * small reverse proxy. A request names its tenant by host (`<label>.localhost:<port>`) or, when
  * the host names none, by an `X-Tenant-Id` header (as CloudFront injects one in the cloud).
- * `/assets/…` is served from the tenant's static-asset folder; the rest is forwarded to the
- * tenant's compute endpoint over kept-alive connections.
+ * As CloudFront serves a tenant's bucket, a GET or HEAD outside `/api/` is answered from the
+ * tenant's static-asset folder (`/` is `index.html`) when it holds that file; `/assets/…` only ever
+ * from there. The rest is forwarded to the tenant's compute endpoint over kept-alive connections
+ * (which is where `/healthz` and `/version` go: CloudFront would answer those from the bucket).
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -16,8 +18,9 @@ import {
   type OutgoingHttpHeaders,
   type ServerResponse,
 } from 'node:http';
-import { extname, resolve, sep } from 'node:path';
+import { resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream';
+import { ROOT_OBJECT, staticAssetCacheControl, staticAssetContentType } from '../lambdas/domain/static-assets.js';
 import type { TenantRoute } from '../lambdas/ports/edge.js';
 import type { LocalEdge } from './adapters/local-edge.js';
 
@@ -54,27 +57,14 @@ const HOP_BY_HOP = new Set([
   'expect',
 ]);
 
-const CONTENT_TYPES: Readonly<Record<string, string>> = {
-  '.html': 'text/html; charset=utf-8',
-  '.htm': 'text/html; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
-  '.map': 'application/json; charset=utf-8',
-  '.txt': 'text/plain; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.gif': 'image/gif',
-  '.webp': 'image/webp',
-  '.avif': 'image/avif',
-  '.ico': 'image/x-icon',
-  '.woff': 'font/woff',
-  '.woff2': 'font/woff2',
-  '.wasm': 'application/wasm',
-};
+/**
+ * What the generated app sends with its pages (lambdas/codegen/templates/backend-server.ts); in the
+ * cloud the viewer-response CloudFront function adds the security headers instead.
+ */
+const PAGE_HEADERS = {
+  'content-security-policy': "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'referrer-policy': 'no-referrer',
+} as const;
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -175,37 +165,47 @@ export async function startFrontDoor({ edge, host = '127.0.0.1', port = 0 }: Fro
     );
   };
 
+  /** The file a request path names in the tenant's static-asset folder, if it holds one. */
+  const findAsset = async (route: TenantRoute, pathname: string): Promise<{ file: string; key: string; size: number } | undefined> => {
+    let key: string;
+    try {
+      key = pathname === '/' ? ROOT_OBJECT : decodeURIComponent(pathname).slice(1);
+    } catch {
+      return undefined;
+    }
+    // Keys are paths under the bucket, as in S3 behind CloudFront: `/assets/app.css` is `assets/app.css`.
+    const root = edge.assetsFolder(route.assetsBucket);
+    const file = resolve(root, key);
+    if (key.includes('\0') || !file.startsWith(`${root}${sep}`)) return undefined;
+    try {
+      const info = await stat(file);
+      return info.isFile() ? { file, key, size: info.size } : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+
+  const sendAsset = (req: IncomingMessage, res: ServerResponse, asset: { file: string; key: string; size: number }): void => {
+    const contentType = staticAssetContentType(asset.key);
+    res.writeHead(200, {
+      'content-type': contentType,
+      'content-length': asset.size,
+      'cache-control': staticAssetCacheControl(asset.key),
+      'x-content-type-options': 'nosniff',
+      ...(contentType.startsWith('text/html') ? PAGE_HEADERS : {}),
+    });
+    if (req.method === 'HEAD') return void res.end();
+    pipeline(createReadStream(asset.file), res, () => undefined);
+  };
+
   const serveAsset = async (req: IncomingMessage, res: ServerResponse, route: TenantRoute, pathname: string): Promise<void> => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
       return sendHtml(res, 405, page('Method not allowed', ['Static assets are read-only.']));
     }
-    const notFound = (): void => sendHtml(res, 404, page('Not found', [`No asset at <code>${escapeHtml(pathname)}</code>.`]));
-    let key: string;
-    try {
-      key = decodeURIComponent(pathname).slice(1);
-    } catch {
-      return notFound();
-    }
-    // Keys are paths under the bucket, as in S3 behind CloudFront: `/assets/app.css` is `assets/app.css`.
-    const root = edge.assetsFolder(route.assetsBucket);
-    const file = resolve(root, key);
-    if (key.includes('\0') || !file.startsWith(`${root}${sep}`)) return notFound();
-    let size: number;
-    try {
-      const info = await stat(file);
-      if (!info.isFile()) return notFound();
-      size = info.size;
-    } catch {
-      return notFound();
-    }
-    res.writeHead(200, {
-      'content-type': CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream',
-      'content-length': size,
-      'x-content-type-options': 'nosniff',
-    });
-    if (req.method === 'HEAD') return void res.end();
-    pipeline(createReadStream(file), res, () => undefined);
+    const asset = await findAsset(route, pathname);
+    if (!asset) return sendHtml(res, 404, page('Not found', [`No asset at <code>${escapeHtml(pathname)}</code>.`]));
+    sendAsset(req, res, asset);
   };
 
   const proxy = (req: IncomingMessage, res: ServerResponse, route: TenantRoute, retried = false): void => {
@@ -262,6 +262,9 @@ export async function startFrontDoor({ edge, host = '127.0.0.1', port = 0 }: Fro
     }
     const pathname = target.split('?', 1)[0] ?? '/';
     if (pathname.startsWith('/assets/')) return serveAsset(req, res, route, pathname);
+    const isRead = req.method === 'GET' || req.method === 'HEAD';
+    const asset = isRead && !pathname.startsWith('/api/') ? await findAsset(route, pathname) : undefined;
+    if (asset) return sendAsset(req, res, asset);
     proxy(req, res, route);
   };
 

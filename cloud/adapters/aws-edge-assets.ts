@@ -5,15 +5,20 @@ import {
   HeadBucketCommand,
   ListBucketsCommand,
   ListObjectVersionsCommand,
+  ListObjectsV2Command,
   PutBucketEncryptionCommand,
   PutBucketOwnershipControlsCommand,
   PutBucketPolicyCommand,
+  PutObjectCommand,
   PutPublicAccessBlockCommand,
   type BucketLocationConstraint,
   type ObjectIdentifier,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { checkReleaseId } from '../../lambdas/deploy/releases.js';
 import { PermanentError, TransientError, ValidationError } from '../../lambdas/domain/errors.js';
+import { publishingOrder, staticAssetCacheControl, staticAssetContentType, type StaticAssetFiles } from '../../lambdas/domain/static-assets.js';
+import type { StaticAssetsPublished } from '../../lambdas/ports/edge.js';
 import { callAws, isAwsError, toDomainError } from './aws-errors.js';
 
 export interface S3StaticAssetsOptions {
@@ -27,6 +32,9 @@ const BUCKET_PREFIX = /^[a-z0-9.-]{0,63}$/;
 const DELETE_BATCH = 1000;
 /** DeleteObjects reports these per key; the same call may succeed later. */
 const TRANSIENT_KEY_ERRORS = new Set(['SlowDown', 'InternalError', 'ServiceUnavailable']);
+
+/** User metadata on every published object (`x-amz-meta-hostplane-release`): the release it belongs to. */
+export const RELEASE_METADATA = 'hostplane-release';
 
 /** Refuses a name that is not a bucket name before it reaches an ARN or a policy. */
 export function checkBucketName(bucket: string): string {
@@ -134,6 +142,54 @@ export class S3StaticAssets {
     await callAws(`setting the policy of bucket ${bucket}`, () =>
       this.s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: assetsBucketPolicy(bucket, distributionArn) })),
     );
+  }
+
+  /**
+   * Writes a release's front end at the top of the bucket, under the keys CloudFront requests (no
+   * origin path), each with its Content-Type, Cache-Control and the release in its metadata, pages
+   * last; then deletes the objects an earlier release left that this one does not have. Every file
+   * is written each time, so a retry after a partial run completes it.
+   */
+  async publish(bucket: string, releaseId: string, files: StaticAssetFiles): Promise<StaticAssetsPublished> {
+    checkBucketName(bucket);
+    checkReleaseId(releaseId);
+    const keys = publishingOrder(files);
+    for (const key of keys) {
+      const content = files[key]!;
+      await callAws(`writing ${key} to bucket ${bucket}`, () =>
+        this.s3.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: typeof content === 'string' ? Buffer.from(content, 'utf8') : content,
+            ContentType: staticAssetContentType(key),
+            CacheControl: staticAssetCacheControl(key),
+            Metadata: { [RELEASE_METADATA]: releaseId },
+          }),
+        ),
+      );
+    }
+    const kept = new Set(keys);
+    const stale = (await this.keys(bucket)).filter((key) => !kept.has(key));
+    for (let start = 0; start < stale.length; start += DELETE_BATCH) {
+      await callAws(`removing an earlier release's files from bucket ${bucket}`, () =>
+        this.deleteObjects(bucket, stale.slice(start, start + DELETE_BATCH).map((key) => ({ Key: key }))),
+      );
+    }
+    return { releaseId, written: keys.length, removed: stale.length };
+  }
+
+  /** Every key in the bucket (current objects), page by page. */
+  async keys(bucket: string): Promise<string[]> {
+    checkBucketName(bucket);
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await callAws(`listing bucket ${bucket}`, () => this.s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token })));
+      for (const object of page.Contents ?? []) if (object.Key !== undefined) keys.push(object.Key);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return keys;
   }
 
   /** Empties the bucket (every version and delete marker, page by page), then deletes it; false when there was none. */

@@ -10,7 +10,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { ValidationError } from '../../lambdas/domain/errors.js';
 import { fitName } from '../../lambdas/domain/naming.js';
-import type { EdgePort, TenantRoute } from '../../lambdas/ports/edge.js';
+import type { StaticAssetFiles } from '../../lambdas/domain/static-assets.js';
+import type { EdgePort, StaticAssetsPublished, TenantRoute } from '../../lambdas/ports/edge.js';
 import { S3StaticAssets, bucketRegionalDomain, checkBucketName } from './aws-edge-assets.js';
 import { deleteCloudFrontFunction, ensureOriginAccessControl, publishCloudFrontFunction } from './aws-edge-cloudfront.js';
 import { realSleep, type PollSettings } from './poll-until.js';
@@ -157,6 +158,17 @@ export class AwsEdge implements EdgePort {
     return this.assets.list(prefix);
   }
 
+  /**
+   * S3 PutObject at the top of the tenant's bucket: both kinds of front read it with no origin path
+   * (`/` is the distributions' default root object, `index.html`). No invalidation is needed: pages
+   * and every file without a content hash in its name are stored `no-cache` (the multi-tenant
+   * distribution's static cache policy has a minimum TTL of 0, the dedicated one's CachingOptimized
+   * 1 s), hashed files `immutable`.
+   */
+  publishStaticAssets(assetsBucket: string, releaseId: string, files: StaticAssetFiles): Promise<StaticAssetsPublished> {
+    return this.assets.publish(assetsBucket, releaseId, files);
+  }
+
   async registerRoute(route: TenantRoute): Promise<{ url: string }> {
     const parsed = routeSchema.safeParse(route);
     if (!parsed.success) {
@@ -190,8 +202,17 @@ export class AwsEdge implements EdgePort {
   }
 
   /**
-   * Nothing to do in the cloud: the reloader swaps releases inside the tenant's task, on the
-   * socket it already holds, so the SRV target Caddy connects to does not change.
+   * A no-op in the cloud, by necessity, and what that leaves. The connections at stake are Caddy's
+   * (the cell's edge proxy) to the tenant's task; the control plane cannot reach them: Caddy runs
+   * with `admin off`, in another service, and the swap keeps the task's address (the reloader hands
+   * the same listening socket to the new process), so its SRV record does not change either. What
+   * keeps requests whole instead is the drain (DESIGN.md): the old process stops accepting, answers
+   * each further request on a connection it holds with `Connection: close`, and Caddy closes its
+   * idle upstream connections after 4 s, before the app's 5 s. So after MarkDeployed a request may
+   * still be answered by the old release, at most once per connection Caddy held to it, and only
+   * until the old process exits (the app's own drain deadline is 10 s, the reloader kills it at
+   * 15 s); none is dropped. Locally the front door does drop them, so there the first request after
+   * SUCCEEDED reaches the new release.
    */
   async dropIdleConnections(hostLabel: string): Promise<void> {
     this.checkLabel(hostLabel);

@@ -1,10 +1,13 @@
 import { z } from 'zod';
 import { PermanentError } from '../domain/errors.js';
+import type { TenantResourceNames } from '../domain/naming.js';
 import type { AppFilesPort } from '../ports/app-files.js';
+import type { EdgePort } from '../ports/edge.js';
 import type { NoticesPort } from '../ports/notices.js';
 import type { SqlPort } from '../ports/sql.js';
 import { DeploymentRegistry } from '../registry/deployment-registry.js';
 import type { AwaitHealthyInput, PublishedRelease, PublishInput } from './deploy-input.js';
+import { publishReleaseFrontEnd, republishCurrentFrontEnd } from './release-front-end.js';
 import { activateRelease, currentRelease, rollBackRelease } from './releases.js';
 
 /**
@@ -27,16 +30,19 @@ export function deployNoticeChannel(channelPattern: string): string {
 }
 
 /**
- * Publish: the staged release becomes current in one atomic write; the previous one is recorded
- * for rollback. Then a notice on the tenant's cache channel wakes its runtime before its next poll
- * (best effort: a failed notice is reported in the answer, never fails the step).
+ * Publish: the release's front end goes to the tenant's static-asset store first (so the edge serves
+ * it no later than the runtime serves the release), then the staged release becomes current in one
+ * atomic write; the previous one is recorded for rollback. Then a notice on the tenant's cache
+ * channel wakes its runtime before its next poll (best effort: a failed notice is reported in the
+ * answer, never fails the step).
  */
 export async function publishRelease(
   input: PublishInput,
   sql: SqlPort,
   appFiles: AppFilesPort,
+  edge: EdgePort,
   notices?: NoticesPort,
-): Promise<PublishedRelease & { notice?: string }> {
+): Promise<PublishedRelease & { frontEnd: { written: number; removed: number }; notice?: string }> {
   const folder = input.deployment.names.appFilesFolder;
   const deployments = new DeploymentRegistry(sql);
   const { releaseId } = input.compiled;
@@ -45,9 +51,11 @@ export async function publishRelease(
   const recorded = await deployments.require(input.deployment.deploymentId);
   const previousReleaseId = current === releaseId && recorded.previousReleaseId !== null ? recorded.previousReleaseId : current;
   await deployments.recordRelease(input.deployment.deploymentId, { releaseId, previousReleaseId });
+  // Written every time, an unchanged release too: a retry completes what a cut-off attempt began.
+  const { written, removed } = await publishReleaseFrontEnd(appFiles, edge, input.deployment.names, releaseId);
   const activatedAt = new Date().toISOString();
   if (current !== releaseId) await activateRelease(appFiles, folder, releaseId);
-  const published = { releaseId, previousReleaseId, unchanged: previousReleaseId === releaseId, activatedAt };
+  const published = { releaseId, previousReleaseId, unchanged: previousReleaseId === releaseId, activatedAt, frontEnd: { written, removed } };
   if (!notices || published.unchanged) return published;
   const channel = deployNoticeChannel(input.deployment.names.cacheChannelPattern);
   const notice = await notices.notify(channel, releaseId).then(
@@ -112,6 +120,23 @@ export async function awaitReleaseHealthy(
   }
   const seen = last ? `the runtime last reported ${last.releaseId} ${last.state} at ${last.time}` : 'the runtime has reported nothing';
   throw new PermanentError(`release ${releaseId} was not reported healthy within ${Math.round(timeoutMs / 1000)} s (${seen})`);
+}
+
+/**
+ * RollBack with the edge: {@link rollBackDeployment}, then the front end of whatever release is
+ * current afterwards is published again, so the edge serves the release the runtime serves (also
+ * after a Publish that wrote the new front end and failed before or at the flip).
+ */
+export async function rollBackDeploymentAndFrontEnd(
+  deploymentId: string,
+  sql: SqlPort,
+  appFiles: AppFilesPort,
+  edge: EdgePort,
+  names: Pick<TenantResourceNames, 'appFilesFolder' | 'assetsBucket'>,
+): Promise<{ rolledBackTo: string | null; skipped?: string; frontEnd: string | null }> {
+  const rolledBack = await rollBackDeployment(deploymentId, sql, appFiles, names.appFilesFolder);
+  const frontEnd = await republishCurrentFrontEnd(appFiles, edge, names);
+  return { ...rolledBack, frontEnd: frontEnd?.releaseId ?? null };
 }
 
 /**

@@ -27,7 +27,8 @@ export interface PublishResult {
   readonly pruned: readonly string[];
 }
 
-function checkReleaseId(releaseId: string): void {
+/** Refuses what is not a release id (12 to 64 lowercase hex characters) before it names a folder, a key or a metadata value. */
+export function checkReleaseId(releaseId: string): void {
   if (!RELEASE_ID.test(releaseId)) throw new ValidationError('releaseId', `must be 12-64 lowercase hex characters, got ${JSON.stringify(releaseId)}`);
 }
 

@@ -8,8 +8,8 @@ type ExecutionStatusEvent = EventBridgeEvent<'Step Functions Execution Status Ch
 type Closed = Awaited<ReturnType<typeof closeEndedExecution>>;
 
 export function executionStatusChanged(event: ExecutionStatusEvent): Promise<Closed> {
-  const { sql, appFiles } = ports();
-  return closeEndedExecution(event.detail, sql, appFiles);
+  const { sql, appFiles, edge } = ports();
+  return closeEndedExecution(event.detail, sql, appFiles, edge);
 }
 
 export const handler = middy<ExecutionStatusEvent, Closed>().handler(executionStatusChanged);

@@ -5,8 +5,8 @@ import { trackStep } from '../middleware/track-step.js';
 import { ports } from '../ports/index.js';
 
 export function publish(event: PublishInput): Promise<PublishedRelease> {
-  const { sql, appFiles, notices } = ports();
-  return publishRelease(event, sql, appFiles, notices);
+  const { sql, appFiles, edge, notices } = ports();
+  return publishRelease(event, sql, appFiles, edge, notices);
 }
 
 export const handler = middy<PublishInput, PublishedRelease>().use(trackStep('Publish')).handler(publish);

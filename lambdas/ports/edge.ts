@@ -1,3 +1,5 @@
+import type { StaticAssetFiles } from '../domain/static-assets.js';
+
 /** A tenant's route at the front door: its host label to its compute endpoint. */
 export interface TenantRoute {
   readonly tenantId: string;
@@ -5,6 +7,15 @@ export interface TenantRoute {
   readonly endpoint: string;
   /** Where static assets are served from (a bucket, or a folder locally). */
   readonly assetsBucket: string;
+}
+
+/** What {@link EdgePort.publishStaticAssets} did. */
+export interface StaticAssetsPublished {
+  readonly releaseId: string;
+  /** Files written (every file of the release, each time: a retry repairs a partial run). */
+  readonly written: number;
+  /** Files of earlier releases removed because this one does not have them. */
+  readonly removed: number;
 }
 
 /** The edge (S3 + CloudFront + Route 53 + ACM in the cloud; a local front door routing `<tenant>.localhost`). */
@@ -16,11 +27,20 @@ export interface EdgePort {
   staticAssetsExist(assetsBucket: string): Promise<boolean>;
   /** Names of the static-asset stores that start with `prefix` (this environment's: `hp-<env>-`), sorted. */
   listStaticAssets(prefix: string): Promise<string[]>;
+  /**
+   * Makes a release's front end (`files`: its `public/` folder, keyed by path inside it) what the
+   * tenant's front serves: each file under the key the front requests (see `domain/static-assets.ts`),
+   * with its Content-Type and Cache-Control, pages last; then whatever an earlier release left that
+   * is not in `files` is removed. The store holds one release's front end, the current one: a
+   * rollback publishes the earlier release again. Safe to run twice.
+   */
+  publishStaticAssets(assetsBucket: string, releaseId: string, files: StaticAssetFiles): Promise<StaticAssetsPublished>;
   /** Creates or replaces the tenant's route; returns the URL it is served at. */
   registerRoute(route: TenantRoute): Promise<{ url: string }>;
   /**
    * The tenant's service now serves another release: connections the edge keeps idle to it may
    * lead to the process that is draining, so they are not reused (the next request opens a new one).
+   * Where the edge's connections cannot be reached (the cloud: Caddy's), a no-op that says why.
    */
   dropIdleConnections(hostLabel: string): Promise<void>;
   /** Removes the route if present; says whether it was. */

@@ -1,6 +1,7 @@
-import { rollBackDeployment } from '../deploy/activate-release.js';
+import { rollBackDeployment, rollBackDeploymentAndFrontEnd } from '../deploy/activate-release.js';
 import { errorMessage } from '../domain/errors.js';
 import type { AppFilesPort } from '../ports/app-files.js';
+import type { EdgePort } from '../ports/edge.js';
 import type { SqlPort } from '../ports/sql.js';
 import { DeploymentRegistry } from '../registry/deployment-registry.js';
 import { TenantRegistry } from '../registry/tenant-registry.js';
@@ -19,12 +20,14 @@ export interface ExecutionStatusDetail {
  * forever. The operation id is the execution name. Closing twice changes nothing.
  *
  * A deployment cut off that way may have flipped `current` already: with the app files at hand,
- * its release is flipped back, as the machine's own RollBack would have.
+ * its release is flipped back, as the machine's own RollBack would have (and, with the edge at
+ * hand, the current release's front end published again).
  */
 export async function closeEndedExecution(
   detail: ExecutionStatusDetail,
   sql: SqlPort,
   appFiles?: AppFilesPort,
+  edge?: EdgePort,
 ): Promise<{ closed: boolean; rolledBack?: string[] }> {
   if (detail.status === 'RUNNING' || detail.status === 'SUCCEEDED') return { closed: false };
   const reason = `execution ${detail.status.toLowerCase().replace('_', ' ')}${detail.error ? `: ${detail.error}` : ''}${
@@ -61,11 +64,11 @@ export async function closeEndedExecution(
     return { closed: true };
   });
   if (!appFiles || cutOff.length === 0) return closed;
-  return { ...closed, rolledBack: await rollBackCutOff(cutOff, sql, appFiles) };
+  return { ...closed, rolledBack: await rollBackCutOff(cutOff, sql, appFiles, edge) };
 }
 
 /** Flips back the releases of deployments that ended mid-way; a failure here is left for the next deploy or the doctor. */
-async function rollBackCutOff(deploymentIds: readonly string[], sql: SqlPort, appFiles: AppFilesPort): Promise<string[]> {
+async function rollBackCutOff(deploymentIds: readonly string[], sql: SqlPort, appFiles: AppFilesPort, edge: EdgePort | undefined): Promise<string[]> {
   const deployments = new DeploymentRegistry(sql);
   const rolledBack: string[] = [];
   for (const deploymentId of deploymentIds) {
@@ -73,7 +76,9 @@ async function rollBackCutOff(deploymentIds: readonly string[], sql: SqlPort, ap
       const deployment = await deployments.require(deploymentId);
       const tenant = await new TenantRegistry(sql).getTenant(deployment.tenantId);
       if (!tenant?.plan) continue;
-      const { rolledBackTo } = await rollBackDeployment(deploymentId, sql, appFiles, tenant.plan.names.appFilesFolder);
+      const { rolledBackTo } = edge
+        ? await rollBackDeploymentAndFrontEnd(deploymentId, sql, appFiles, edge, tenant.plan.names)
+        : await rollBackDeployment(deploymentId, sql, appFiles, tenant.plan.names.appFilesFolder);
       if (rolledBackTo) {
         await deployments.recordRolledBack(deploymentId, rolledBackTo);
         rolledBack.push(deploymentId);

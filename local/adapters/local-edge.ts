@@ -3,14 +3,18 @@
  *
  * Layout under `stateDir`:
  *   edge/routes.json             every route, rewritten atomically on each change
- *   assets/<assetsBucket>/       a tenant's static assets, laid out like the bucket's keys
+ *   assets/<assetsBucket>/       a tenant's static assets, laid out like the bucket's keys: the
+ *                                current release's front end (`index.html`, `app.js`, …), which the
+ *                                front door serves as CloudFront serves the bucket
  */
 import { readFileSync, type Dirent } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
-import { ValidationError } from '../../lambdas/domain/errors.js';
-import type { EdgePort, TenantRoute } from '../../lambdas/ports/edge.js';
+import { checkReleaseId } from '../../lambdas/deploy/releases.js';
+import { PermanentError, ValidationError } from '../../lambdas/domain/errors.js';
+import { publishingOrder, type StaticAssetFiles } from '../../lambdas/domain/static-assets.js';
+import type { EdgePort, StaticAssetsPublished, TenantRoute } from '../../lambdas/ports/edge.js';
 
 export interface LocalEdgeOptions {
   /** Folder for the routes file and the static-asset folders. */
@@ -85,6 +89,31 @@ export class LocalEdge implements EdgePort {
       .filter((entry) => entry.isDirectory() && entry.name.startsWith(prefix) && BUCKET_NAME.test(entry.name))
       .map((entry) => entry.name)
       .sort();
+  }
+
+  /** Each file written then renamed into place (a reader never sees half a file), pages last; then the files no longer in the release removed. */
+  async publishStaticAssets(assetsBucket: string, releaseId: string, files: StaticAssetFiles): Promise<StaticAssetsPublished> {
+    checkReleaseId(releaseId);
+    const root = this.assetsFolder(assetsBucket);
+    // As S3 answers NoSuchBucket: a store is made by CreateStaticAssets, never here.
+    if (!(await this.staticAssetsExist(assetsBucket))) throw new PermanentError(`the static-asset store ${assetsBucket} does not exist`);
+    const keys = publishingOrder(files);
+    for (const key of keys) {
+      const file = join(root, ...key.split('/'));
+      const temporary = join(dirname(file), `.${process.pid}.publishing`);
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(temporary, files[key]!);
+      await rename(temporary, file);
+    }
+    const kept = new Set(keys);
+    let removed = 0;
+    for (const file of await filesUnder(root)) {
+      if (kept.has(relative(root, file).split(sep).join('/'))) continue;
+      await rm(file, { force: true });
+      removed += 1;
+    }
+    await removeEmptyFolders(root);
+    return { releaseId, written: keys.length, removed };
   }
 
   async registerRoute(route: TenantRoute): Promise<{ url: string }> {
@@ -188,4 +217,40 @@ export class LocalEdge implements EdgePort {
     this.saving = this.saving.then(write, write);
     return this.saving;
   }
+}
+
+/** Every file under `folder` (absolute paths); none when it does not exist. */
+async function filesUnder(folder: string): Promise<string[]> {
+  let entries: Dirent[];
+  try {
+    entries = await readdir(folder, { withFileTypes: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const files: string[] = [];
+  for (const entry of entries) {
+    const path = join(folder, entry.name);
+    if (entry.isDirectory()) files.push(...(await filesUnder(path)));
+    else files.push(path);
+  }
+  return files;
+}
+
+/** Removes the folders under `root` left empty by a removal (never `root` itself). */
+async function removeEmptyFolders(root: string, folder = root): Promise<boolean> {
+  let entries: Dirent[];
+  try {
+    entries = await readdir(folder, { withFileTypes: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+  let empty = true;
+  for (const entry of entries) {
+    if (!entry.isDirectory() || !(await removeEmptyFolders(root, join(folder, entry.name)))) empty = false;
+  }
+  if (!empty || folder === root) return false;
+  await rmdir(folder);
+  return true;
 }

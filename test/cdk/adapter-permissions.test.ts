@@ -35,6 +35,14 @@ const S3_ACTIONS: Readonly<Record<string, string>> = {
   GetBucketPolicy: 'GetBucketPolicy',
 };
 
+/**
+ * Operations IAM authorizes as other actions (the CloudFront API reference names them): there is no
+ * `cloudfront:CreateDistributionWithTags` action, which cfn-lint (W3037) rightly refuses in a policy.
+ */
+const AUTHORIZED_AS: Readonly<Record<string, readonly string[]>> = {
+  'cloudfront:CreateDistributionWithTags': ['cloudfront:CreateDistribution', 'cloudfront:TagResource'],
+};
+
 /** `service:Action` for every SDK command a module sends, following its relative imports inside cloud/. */
 function actionsOf(entry: string, seen = new Set<string>()): Set<string> {
   const actions = new Set<string>();
@@ -47,7 +55,8 @@ function actionsOf(entry: string, seen = new Set<string>()): Set<string> {
       for (const name of names!.split(',').map((n) => n.trim().replace(/^type\s+/, ''))) {
         const operation = /^(\w+)Command$/.exec(name)?.[1];
         if (!operation || names!.includes(`type ${name}`)) continue;
-        actions.add(`${service}:${service === 's3' ? (S3_ACTIONS[operation] ?? operation) : operation}`);
+        const action = `${service}:${service === 's3' ? (S3_ACTIONS[operation] ?? operation) : operation}`;
+        for (const authorized of AUTHORIZED_AS[action] ?? [action]) actions.add(authorized);
       }
     } else if (from!.startsWith('.')) {
       const target = resolve(dirname(entry), from!.replace(/\.js$/, '.ts'));
@@ -68,6 +77,9 @@ const PORTS: readonly [port: string, builder: string, fn: FunctionName][] = [
   ['cacheUsers', 'cloud/ports/cache-users.ts', 'CreateTenantCacheUser'],
   ['compute', 'cloud/ports/compute.ts', 'StartTenantCompute'],
   ['edge', 'cloud/ports/edge.ts', 'RegisterTenantRoute'],
+  // Publish and RollBack write a release's front end to the tenant's bucket (PutObject, ListObjectsV2, DeleteObjects).
+  ['edge', 'cloud/ports/edge.ts', 'Publish'],
+  ['edge', 'cloud/ports/edge.ts', 'RollBack'],
   ['workflows', 'cloud/ports/workflows.ts', 'CreateTenant'],
   ['backups', 'cloud/ports/backups.ts', 'CreateBackup'],
   ['sql', 'cloud/ports/sql.ts', 'ListTenants'],
