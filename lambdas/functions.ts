@@ -52,6 +52,7 @@ export const FUNCTIONS = {
   ListDeployments: 'lambdas/handlers/api/list-deployments.ts',
   GetDeployment: 'lambdas/handlers/api/get-deployment.ts',
   RollbackDeployment: 'lambdas/handlers/api/rollback-deployment.ts',
+  BootstrapRegistry: 'lambdas/handlers/bootstrap-registry.ts',
 } as const;
 
 export type FunctionName = keyof typeof FUNCTIONS;

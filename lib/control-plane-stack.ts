@@ -19,9 +19,12 @@ import { ControlPlaneApi } from './control-plane/control-plane-api.js';
 import { ConsoleHosting } from './control-plane/console-hosting.js';
 import { ControlPlaneFunctions, type EdgeSettings } from './control-plane/control-plane-functions.js';
 import { JobTaskDefinitions } from './control-plane/job-task-definitions.js';
+import { jobTimeBudgetProblems, type TimedMachine } from './control-plane/job-time-budget.js';
 import { JOB_ACCESS } from './function-access.js';
+import { acknowledgeCfnLint, DEPENDS_ON_ITS_ROLE_REASON } from './cfn-lint-acknowledgements.js';
 import { REPOSITORY_ROOT, type HostplaneFunction } from './hostplane-function.js';
 import { PlatformEventRules } from './platform-event-rules.js';
+import { REGISTRY_BOOTSTRAP_TIMEOUT_SECONDS, RegistryBootstrap } from './control-plane/registry-bootstrap.js';
 
 export const STATEMACHINES_DIR = join(REPOSITORY_ROOT, 'statemachines');
 
@@ -71,6 +74,8 @@ export class ControlPlaneStack extends Stack {
   public readonly backupBucket: Bucket;
   /** The ECS task definitions of the jobs (`lambdas/jobs.ts`), run on the cell's cluster. */
   public readonly jobs: Readonly<Record<JobName, TaskDefinition>>;
+  /** The registry created and migrated at deploy time (ADR 0008); what serves requests depends on it. */
+  public readonly registry: RegistryBootstrap;
   private readonly cell: ControlPlaneCell;
   private readonly hostplaneEnvironment: string;
 
@@ -129,7 +134,13 @@ export class ControlPlaneStack extends Stack {
       placement: props.placement,
       edge: props.edge,
       backupBucket: this.backupBucket,
-      taskTimeouts: mergeTimeouts(asl.provision.taskTimeouts, asl.deploy.taskTimeouts, asl.deprovision.taskTimeouts),
+      taskTimeouts: mergeTimeouts(
+        asl.provision.taskTimeouts,
+        asl.deploy.taskTimeouts,
+        asl.deprovision.taskTimeouts,
+        // Not a Task: the registry's custom resource waits for it (through a cold Aurora resume).
+        new Map<FunctionName, number>([['BootstrapRegistry', REGISTRY_BOOTSTRAP_TIMEOUT_SECONDS]]),
+      ),
       stateMachineNames,
       healthWaitSeconds: props.healthWaitSeconds,
       backupRetentionDays: props.backupRetentionDays,
@@ -144,6 +155,11 @@ export class ControlPlaneStack extends Stack {
     }
 
     const deployMachine = this.aslStateMachine('Deploy', stateMachineNames.deploy, asl.deploy, {});
+    acknowledgeCfnLint(
+      deployMachine,
+      'E3601',
+      'cfn-lint 1.58 refuses OutputPath on a Succeed state (DeploySucceeded), which the Amazon States Language allows; every ASL file is validated against the language by asl-validator in test/statemachines.',
+    );
     this.stateMachines = {
       deploy: deployMachine,
       provision: this.aslStateMachine('Provision', stateMachineNames.provision, asl.provision, { deploy: deployMachine }),
@@ -162,6 +178,14 @@ export class ControlPlaneStack extends Stack {
       userPool: this.api.userPool,
       userPoolClient: this.api.userPoolClient,
     });
+    // Nothing serves before the registry exists and is migrated: the machines, the event rules and the API's stage wait for it.
+    this.registry = new RegistryBootstrap(this, 'Registry', { environment, handler: this.functions.BootstrapRegistry });
+    // CDK's custom resource framework function (the Provider construct's onEvent) depends on its role like ours do.
+    const framework = this.registry.node.tryFindChild('Provider')?.node.tryFindChild('framework-onEvent');
+    if (framework) acknowledgeCfnLint(framework, 'W3005', DEPENDS_ON_ITS_ROLE_REASON);
+    for (const consumer of [...Object.values(this.stateMachines), this.eventRules, this.api.api.deploymentStage]) {
+      consumer.node.addDependency(this.registry.resource);
+    }
     new CfnOutput(this, 'ConsoleUrl', { value: this.console.url, description: "The operators' console" });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'The control-plane API (Cognito-authorized)' });
@@ -202,6 +226,7 @@ export class ControlPlaneStack extends Stack {
       logs: { destination: logGroup, level: LogLevel.ALL, includeExecutionData: false },
       tracingEnabled: true,
     });
+    acknowledgeCfnLint(stateMachine, 'W3005', DEPENDS_ON_ITS_ROLE_REASON);
     acknowledgeWildcards(
       stateMachine,
       allow(['logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery', 'logs:ListLogDeliveries',
@@ -345,6 +370,8 @@ function readAslFile(name: string): AslFile {
   if (jobs.size > 0 && !text.includes(ECS_RUN_TASK_SYNC)) {
     throw new Error(`${file}: names a job but never runs one with ${ECS_RUN_TASK_SYNC}`);
   }
+  const budget = jobTimeBudgetProblems(JSON.parse(text) as TimedMachine);
+  if (budget.length > 0) throw new Error(`${file}: ${budget.join('; ')}`);
   const taskTimeouts = new Map<FunctionName, number>();
   for (const state of nestedStates(JSON.parse(text) as AslMachine)) {
     const fn = state.Type === 'Task' ? functionOfPlaceholder(state.Resource ?? '') : undefined;

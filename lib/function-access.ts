@@ -48,10 +48,11 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, readonly AccessKind[
   Compile: ['appFiles'],
   PlanMigrations: [],
   Migrate: [],
-  Publish: ['appFiles', 'notices'],
+  // `edge`: Publish writes the release's front end to the tenant's asset bucket, RollBack writes the current one's again.
+  Publish: ['appFiles', 'edge', 'notices'],
   AwaitHealthy: ['appFiles'],
   MarkDeployed: ['appFiles', 'edge'],
-  RollBack: ['appFiles'],
+  RollBack: ['appFiles', 'edge'],
   MarkDeploymentFailed: [],
   MarkDeprovisioning: [],
   ConfirmFinalBackup: [],
@@ -64,7 +65,7 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, readonly AccessKind[
   RemoveAppFiles: ['appFiles'],
   MarkTenantDeleted: [],
   MarkDeprovisionFailed: [],
-  ExecutionStatusChanged: ['appFiles'],
+  ExecutionStatusChanged: ['appFiles', 'edge'],
   ReconcileTenants: REMOVES_EVERYTHING,
   AppDefinitionChanged: ['workflows'],
   CreateTenant: ['workflows'],
@@ -82,6 +83,8 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, readonly AccessKind[
   ListDeployments: [],
   GetDeployment: [],
   RollbackDeployment: ['workflows'],
+  // The stack's custom resource (ADR 0008): creates the registry database over pg, then migrates it.
+  BootstrapRegistry: ['databaseServer'],
 };
 
 /** Each job's access (`lambdas/jobs.ts`): its ECS task role gets exactly this, beyond the registry. */

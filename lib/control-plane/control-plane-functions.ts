@@ -10,8 +10,10 @@ import { API_ROUTES } from '../../lambdas/api/routes.js';
 import { FUNCTIONS, type FunctionName } from '../../lambdas/functions.js';
 import { WORKFLOW_NAMES, type WorkflowName } from '../../lambdas/ports/workflows.js';
 import { FUNCTION_ACCESS, runsInVpc, type AccessKind } from '../function-access.js';
-import { HostplaneFunction } from '../hostplane-function.js';
+import { acknowledgeCfnLint, DEPENDS_ON_ITS_ROLE_REASON } from '../cfn-lint-acknowledgements.js';
+import { HostplaneFunction, type HostplaneFunctionProps } from '../hostplane-function.js';
 import { cellNames } from '../cell/cell-names.js';
+import { TenantTaskBoundary } from './tenant-task-boundary.js';
 import { allow, allowWithWildcards, arnIn, type ControlPlaneCell } from './cell-access.js';
 
 /** The cloud ports a function's bundle installs for its access (`databaseServer` is a way of the registry's sql port). */
@@ -27,6 +29,33 @@ export const APP_FILES_MOUNT = '/mnt/hostplane';
 
 /** Beside the bundle of edge functions: the CloudFront functions' sources, which dedicated distributions are given. */
 const EDGE_FUNCTIONS_FOLDER = 'cloudfront';
+
+/**
+ * Compile runs esbuild-wasm (one package for every CPU: synth may run on x86_64, the function runs on
+ * arm64) over pg and ioredis, all three shipped as files beside its bundle (`compile-app.ts` imports
+ * them at run time). Measured with the Bookshop: the first compile in an execution environment takes
+ * about 4 s on one x86_64 core (WebAssembly compiled in a child node), later ones 0.4-1 s; the child
+ * peaks near 340 MB and the handler near 110 MB. 2048 MiB buys more than one full vCPU (Lambda gives
+ * one at 1769 MiB), for a cold compile of a few seconds, well inside the Task's timeout.
+ */
+const COMPILER_PACKAGES = ['esbuild-wasm', 'pg', 'ioredis'] as const;
+const COMPILE_MEMORY_MIB = 2048;
+
+/**
+ * What a function's asset is made of and the memory it runs with: the part of its props that does
+ * not depend on the cell (the stack adds timeout, environment, network and mounts). Tests bundle a
+ * function with this alone and run it.
+ */
+export function functionBuild(name: FunctionName): Pick<HostplaneFunctionProps, 'entry' | 'ports' | 'memorySize' | 'shippedPackages' | 'copyFolders'> {
+  const access = FUNCTION_ACCESS[name];
+  return {
+    entry: FUNCTIONS[name],
+    ports: grantedPorts(access),
+    memorySize: name === 'Compile' ? COMPILE_MEMORY_MIB : undefined,
+    shippedPackages: name === 'Compile' ? COMPILER_PACKAGES : undefined,
+    copyFolders: access.includes('edge') ? [{ from: 'runtime/edge/cloudfront', to: EDGE_FUNCTIONS_FOLDER }] : undefined,
+  };
+}
 
 const TENANT_SECRETS_REASON =
   "Tenant secrets are created at run time under hostplane/<environment>/<cell>/<tenant>; the cells' shared secrets live under another prefix.";
@@ -68,9 +97,12 @@ export interface ControlPlaneFunctionsProps {
  */
 export class ControlPlaneFunctions extends Construct {
   public readonly functions: Readonly<Record<FunctionName, HostplaneFunction>>;
+  /** The permissions boundary the compute functions must put on every tenant task role they create. */
+  public readonly tenantTaskBoundary: TenantTaskBoundary;
 
   constructor(scope: Construct, id: string, private readonly props: ControlPlaneFunctionsProps) {
     super(scope, id);
+    this.tenantTaskBoundary = new TenantTaskBoundary(this, 'TenantTaskBoundary', { environment: props.environment, cell: props.cell });
     const entries = (Object.keys(FUNCTIONS) as FunctionName[]).map((name) => [name, this.createFunction(name)] as const);
     this.functions = Object.fromEntries(entries) as Record<FunctionName, HostplaneFunction>;
   }
@@ -91,12 +123,9 @@ export class ControlPlaneFunctions extends Construct {
     const seconds = this.props.taskTimeouts.get(name);
     const inVpc = runsInVpc(access);
     const fn = new HostplaneFunction(this, name, {
-      entry: FUNCTIONS[name],
-      ports: grantedPorts(access),
+      ...functionBuild(name),
       // A Lambda must not stop before the Task state that waits for it.
       timeout: seconds === undefined ? undefined : Duration.seconds(seconds),
-      // Compiling a release runs esbuild in the function: give it the CPU that comes with memory.
-      memorySize: name === 'Compile' ? 2048 : undefined,
       environment: {
         ...this.environmentFor(access),
         ...(API_FUNCTIONS.has(name) && this.props.consoleOrigin ? { [CLOUD_VARIABLES.consoleOrigin]: this.props.consoleOrigin } : {}),
@@ -105,10 +134,10 @@ export class ControlPlaneFunctions extends Construct {
       vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
       securityGroups: [cell.controlPlaneSecurityGroup],
       filesystem: access.includes('appFiles') ? LambdaFileSystem.fromEfsAccessPoint(cell.adminAccessPoint, APP_FILES_MOUNT) : undefined,
-      copyFolders: access.includes('edge') ? [{ from: 'runtime/edge/cloudfront', to: EDGE_FUNCTIONS_FOLDER }] : undefined,
     });
     cell.database.cluster.grantDataApiAccess(fn);
     for (const kind of access) this.grant(fn, kind);
+    acknowledgeCfnLint(fn, 'W3005', DEPENDS_ON_ITS_ROLE_REASON);
     return fn;
   }
 
@@ -152,6 +181,7 @@ export class ControlPlaneFunctions extends Construct {
             tenantSecurityGroup: cell.tenantSecurityGroup.securityGroupId,
             tenantImage: cell.tenantImage.imageUri,
             tenantExecutionRoleArn: cell.tenantExecutionRole.roleArn,
+            tenantPermissionsBoundaryArn: this.tenantTaskBoundary.policy.managedPolicyArn,
             tenantLogGroup: cell.tenantLogGroup.logGroupName,
           });
           break;
@@ -322,13 +352,19 @@ export class ControlPlaneFunctions extends Construct {
       ),
       'A tenant\'s EFS access point gets a generated id (fsap-…) when created; creation itself is on the cell\'s file system only.',
     );
+    // A role is created, and its policy written, only with the tenant task boundary on it; no right to
+    // change or remove a boundary (Put/DeleteRolePermissionsBoundary) is granted, so no tenant role can exceed it.
     allowWithWildcards(
       fn,
-      allow(
-        ['iam:CreateRole', 'iam:GetRole', 'iam:DeleteRole', 'iam:PutRolePolicy', 'iam:GetRolePolicy', 'iam:DeleteRolePolicy', 'iam:ListRolePolicies', 'iam:TagRole'],
-        [tenantRoles],
-      ),
-      'Tenant task roles are created at run time under the IAM path hostplane/<environment>/, which holds no other role.',
+      allow(['iam:CreateRole', 'iam:PutRolePolicy'], [tenantRoles], {
+        StringEquals: { 'iam:PermissionsBoundary': this.tenantTaskBoundary.policy.managedPolicyArn },
+      }),
+      'Tenant task roles are created at run time under the IAM path hostplane/<environment>/, which holds no other role, and only with the tenant task boundary.',
+    );
+    allowWithWildcards(
+      fn,
+      allow(['iam:GetRole', 'iam:DeleteRole', 'iam:GetRolePolicy', 'iam:DeleteRolePolicy', 'iam:ListRolePolicies', 'iam:TagRole'], [tenantRoles]),
+      'Tenant task roles are read, tagged and removed under the IAM path hostplane/<environment>/, which holds no other role.',
     );
     allowWithWildcards(
       fn,
@@ -355,7 +391,7 @@ export class ControlPlaneFunctions extends Construct {
       allow(
         ['cloudfront:CreateDistributionTenant', 'cloudfront:GetConnectionGroup', 'cloudfront:UpdateDistributionTenant', 'cloudfront:GetDistributionTenant', 'cloudfront:GetDistributionTenantByDomain',
           'cloudfront:DeleteDistributionTenant', 'cloudfront:ListDistributionTenants', 'cloudfront:ListDistributionTenantsByCustomization',
-          'cloudfront:CreateDistribution', 'cloudfront:CreateDistributionWithTags', 'cloudfront:GetDistribution', 'cloudfront:GetDistributionConfig',
+          'cloudfront:CreateDistribution', 'cloudfront:GetDistribution', 'cloudfront:GetDistributionConfig',
           'cloudfront:UpdateDistribution', 'cloudfront:DeleteDistribution', 'cloudfront:ListDistributions', 'cloudfront:TagResource', 'cloudfront:ListTagsForResource',
           'cloudfront:CreateFunction', 'cloudfront:PublishFunction', 'cloudfront:DescribeFunction', 'cloudfront:UpdateFunction', 'cloudfront:DeleteFunction', 'cloudfront:ListFunctions',
           'cloudfront:CreateOriginAccessControl', 'cloudfront:GetOriginAccessControl', 'cloudfront:DeleteOriginAccessControl', 'cloudfront:ListOriginAccessControls'],

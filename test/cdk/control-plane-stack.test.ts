@@ -1,8 +1,12 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, it, expect } from '@jest/globals';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { API_ROUTES } from '../../lambdas/api/routes.js';
 import { FUNCTIONS, isFunctionName } from '../../lambdas/functions.js';
 import { CLOUD_VARIABLES } from '../../cloud/cloud-environment.js';
+import { STATEMACHINES_DIR } from '../../lib/control-plane-stack.js';
+import { JOB_TIMEOUT_SECONDS, jobOfState, jobTimeBudgetProblems, longestRunSeconds, type TimedMachine } from '../../lib/control-plane/job-time-budget.js';
 import { buildSampleStacks } from '../support/cdk-stacks.js';
 
 const SYNTH_TIMEOUT_MS = 180_000;
@@ -10,6 +14,13 @@ const SYNTH_TIMEOUT_MS = 180_000;
 interface CfnResource {
   readonly Type: string;
   readonly Properties: Readonly<Record<string, unknown>>;
+}
+
+interface PolicyStatementJson {
+  readonly Effect: string;
+  readonly Action: string | string[];
+  readonly Resource?: unknown;
+  readonly Condition?: unknown;
 }
 
 /** `{ "Fn::GetAtt": [<logical id>, "Arn"] }` → the logical id. */
@@ -207,6 +218,104 @@ describe('ControlPlaneStack', () => {
       PolicyDocument: {
         Statement: Match.arrayWith([Match.objectLike({ Action: 'ecs:RunTask', Resource: { Ref: taskDefinition }, Condition: Match.anyValue() })]),
       },
+    });
+  });
+
+  /** Every Allow and Deny statement of the policies attached to the role of the Lambda bundled from `entry`. */
+  const statementsOf = (entry: string): PolicyStatementJson[] => {
+    const role = (lambdas[lambdaOf(entry)]!.Properties['Role'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    return Object.values(template.findResources('AWS::IAM::Policy') as Record<string, CfnResource>)
+      .filter((policy) => (policy.Properties['Roles'] as unknown[]).some((r) => JSON.stringify(r) === JSON.stringify({ Ref: role })))
+      .flatMap((policy) => (policy.Properties['PolicyDocument'] as { Statement: PolicyStatementJson[] }).Statement);
+  };
+  const actionsIn = (statement: PolicyStatementJson): string[] => [statement.Action].flat();
+
+  describe('tenant task roles', () => {
+    const computeFunctions = [FUNCTIONS.StartTenantCompute, FUNCTIONS.RemoveTenantCompute, FUNCTIONS.CompensateProvision, FUNCTIONS.FixDrift];
+    let boundaryId: string;
+    let boundary: { Statement: PolicyStatementJson[] };
+
+    beforeAll(() => {
+      const policies = Object.entries(template.findResources('AWS::IAM::ManagedPolicy') as Record<string, CfnResource>).filter(([, policy]) =>
+        String(policy.Properties['ManagedPolicyName']).endsWith('-tenant-task-boundary'),
+      );
+      expect(policies).toHaveLength(1);
+      boundaryId = policies[0]![0];
+      boundary = policies[0]![1].Properties['PolicyDocument'] as { Statement: PolicyStatementJson[] };
+    });
+
+    it('bounds them by a managed policy that allows only tenant secrets, tenant bucket objects and app files through an access point, and nothing of IAM', () => {
+      expect(boundary.Statement.flatMap(actionsIn).sort()).toEqual([
+        'elasticfilesystem:ClientMount',
+        'elasticfilesystem:ClientWrite',
+        's3:GetObject',
+        's3:ListBucket',
+        's3:PutObject',
+        'secretsmanager:GetSecretValue',
+      ]);
+      expect(boundary.Statement.every((statement) => statement.Effect === 'Allow' && !JSON.stringify(statement.Resource).includes('"*"'))).toBe(true);
+      expect(boundary.Statement.find((statement) => actionsIn(statement).includes('elasticfilesystem:ClientMount'))?.Condition).toEqual({
+        Null: { 'elasticfilesystem:AccessPointArn': 'false' },
+      });
+    });
+
+    it.each(computeFunctions)('lets %s create a role or write its policy only with that boundary on it', (entry) => {
+      const statements = statementsOf(entry);
+      const creating = statements.filter((statement) => actionsIn(statement).some((action) => action === 'iam:CreateRole' || action === 'iam:PutRolePolicy'));
+
+      expect(variablesOf(entry)[CLOUD_VARIABLES.tenantPermissionsBoundaryArn]).toEqual({ Ref: boundaryId });
+      expect(creating).toEqual([
+        expect.objectContaining({
+          Effect: 'Allow',
+          Action: ['iam:CreateRole', 'iam:PutRolePolicy'],
+          Condition: { StringEquals: { 'iam:PermissionsBoundary': { Ref: boundaryId } } },
+        }),
+      ]);
+    });
+
+    it.each(computeFunctions)('lets %s pass tenant roles to ECS tasks alone, and change no boundary or policy of IAM', (entry) => {
+      const statements = statementsOf(entry);
+      const iamActions = statements.flatMap(actionsIn).filter((action) => action.startsWith('iam:'));
+      const passing = statements.filter((statement) => actionsIn(statement).includes('iam:PassRole'));
+
+      expect(iamActions.filter((action) => action.includes('*') || /PermissionsBoundary|Attach|Detach|PolicyVersion|CreatePolicy|DeletePolicy|User|Group/.test(action))).toEqual([]);
+      expect(passing).toEqual([expect.objectContaining({ Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } } })]);
+      expect(JSON.stringify(passing[0]!.Resource)).toContain(':role/hostplane/test/*');
+    });
+  });
+
+  it('mounts the app files only through the admin access point (ClientMount conditioned on it), and writes through that mount', () => {
+    for (const entry of [FUNCTIONS.Publish, FUNCTIONS.Compile, FUNCTIONS.RemoveAppFiles]) {
+      const efs = statementsOf(entry).filter((statement) => actionsIn(statement).some((action) => action.startsWith('elasticfilesystem:Client')));
+      const mount = efs.filter((statement) => actionsIn(statement).includes('elasticfilesystem:ClientMount'));
+
+      expect(mount).toEqual([expect.objectContaining({ Condition: { StringEquals: { 'elasticfilesystem:AccessPointArn': expect.anything() } } })]);
+      expect(JSON.stringify(mount[0]!.Condition)).toContain('AdminAccessPoint');
+      expect(efs.flatMap(actionsIn).sort()).toEqual(['elasticfilesystem:ClientMount', 'elasticfilesystem:ClientWrite']);
+    }
+  });
+
+  describe('the time budget of the deprovision machine', () => {
+    const deprovision = JSON.parse(readFileSync(join(STATEMACHINES_DIR, 'deprovision.asl.json'), 'utf8')) as TimedMachine;
+    const backup = deprovision.States['BackupTenant']!;
+
+    it('times the BackupTenant job out after JOB_TIMEOUT_SECONDS, clearly before the machine, leaving room for every state after it', () => {
+      const after = Math.max(...[backup.Next!, ...(backup.Catch ?? []).map((c) => c.Next!)].map((next) => longestRunSeconds(deprovision, next)));
+      const before = longestRunSeconds(deprovision) - longestRunSeconds(deprovision, 'BackupTenant');
+
+      expect(jobOfState(backup)).toBe('BackupTenant');
+      expect(backup.TimeoutSeconds).toBe(JOB_TIMEOUT_SECONDS.BackupTenant);
+      expect(after).toBeGreaterThan(0);
+      expect(deprovision.TimeoutSeconds).toBeGreaterThanOrEqual(before + JOB_TIMEOUT_SECONDS.BackupTenant + after);
+      expect(jobTimeBudgetProblems(deprovision)).toEqual([]);
+    });
+
+    it('names the problem when a job could use up the whole machine, or its timeout drifts from the constant', () => {
+      const tooShort = { ...deprovision, TimeoutSeconds: JOB_TIMEOUT_SECONDS.BackupTenant };
+      const drifted = { ...deprovision, States: { ...deprovision.States, BackupTenant: { ...backup, TimeoutSeconds: 600 } } };
+
+      expect(jobTimeBudgetProblems(tooShort)).toEqual([expect.stringContaining(`the machine's TimeoutSeconds (${JOB_TIMEOUT_SECONDS.BackupTenant}) is shorter than its longest run`)]);
+      expect(jobTimeBudgetProblems(drifted)).toEqual([expect.stringContaining('BackupTenant runs BackupTenant with TimeoutSeconds 600, not JOB_TIMEOUT_SECONDS.BackupTenant')]);
     });
   });
 
