@@ -10,6 +10,15 @@ interface JobContext {
   getRemainingTimeInMillis(): number;
 }
 
+/**
+ * What a job reports as its remaining time: the longest a Node timer can wait (2^31 - 1 ms, about
+ * 24 days). middy arms a timer at the remaining time to end a handler before Lambda would; a larger
+ * value (Number.MAX_SAFE_INTEGER, as this once said) overflows the timer, which then fires after
+ * 1 ms and aborts every job at once. An ECS task has no deadline of its own: the Task state's
+ * TimeoutSeconds stops it.
+ */
+export const JOB_REMAINING_TIME_MS = 2 ** 31 - 1;
+
 export interface JobOutcome {
   readonly exitCode: 0 | 1 | 2;
   /** One JSON line for the task's log: what ran and how it ended. */
@@ -37,8 +46,7 @@ export async function runJob(env: Readonly<Record<string, string | undefined>>, 
     const result = await handlers[name](input, {
       functionName: `job:${name}`,
       awsRequestId: input.operationId,
-      // An ECS task has no deadline of its own: the Task state's TimeoutSeconds stops it.
-      getRemainingTimeInMillis: () => Number.MAX_SAFE_INTEGER,
+      getRemainingTimeInMillis: () => JOB_REMAINING_TIME_MS,
     });
     return { exitCode: 0, line: JSON.stringify({ job: name, operationId: input.operationId, outcome: 'succeeded', ms: Date.now() - started, result }) };
   } catch (error) {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { JOB_NAME_VARIABLE, JOB_OPERATION_ID_VARIABLE, JOB_TENANT_VARIABLE } from '../../lambdas/jobs.js';
 import { PermanentError } from '../../lambdas/domain/errors.js';
+import middy from '@middy/core';
 import { runJob, type JobHandler } from '../../runtime/jobs/run-job.js';
 
 const tenant = { tenantId: 'acme', names: { database: 'hp_dev_c1_acme' } };
@@ -24,6 +25,20 @@ describe('runJob (the job container)', () => {
     expect(seen).toEqual([{ operationId: 'op-42', tenant }]);
     expect(outcome.exitCode).toBe(0);
     expect(JSON.parse(outcome.line)).toMatchObject({ job: 'BackupTenant', operationId: 'op-42', outcome: 'succeeded', result: { backupId: 'bk-1' } });
+  });
+
+  it('runs a middy handler to its end: the remaining time it reports fits a timer (found by the cloud rehearsal)', async () => {
+    // middy arms a timer at getRemainingTimeInMillis(); Number.MAX_SAFE_INTEGER overflowed it, so
+    // every job in the container was aborted after 1 ms with a TimeoutError.
+    const handler = middy(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return { backupId: 'bk-2' };
+    });
+
+    const outcome = await runJob(env(), { BackupTenant: handler as unknown as JobHandler });
+
+    expect(JSON.parse(outcome.line)).toMatchObject({ outcome: 'succeeded', result: { backupId: 'bk-2' } });
+    expect(outcome.exitCode).toBe(0);
   });
 
   it('exits 1 with the error named when the handler fails', async () => {
