@@ -59,8 +59,10 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, readonly AccessKind[
   RemoveTenantRoute: ['edge'],
   RemoveTenantCompute: ['compute'],
   RemoveStaticAssets: ['edge'],
-  RemoveTenantCacheUser: ['cacheUsers'],
-  RemoveTenantDatabase: ['databaseServer'],
+  // Each removal also deletes the secret it made (`removeTenantResource` hands on every port, so the
+  // handler-level check cannot see this use: the cloud rehearsal found both missing).
+  RemoveTenantCacheUser: ['cacheUsers', 'secrets'],
+  RemoveTenantDatabase: ['databaseServer', 'secrets'],
   RemoveTenantSecrets: ['secrets'],
   RemoveAppFiles: ['appFiles'],
   MarkTenantDeleted: [],

@@ -74,6 +74,9 @@ interface PolicyStatementJson {
 /** A port, the module that builds it, and a function granted it. */
 const PORTS: readonly [port: string, builder: string, fn: FunctionName][] = [
   ['secrets', 'cloud/ports/secrets.ts', 'RemoveTenantSecrets'],
+  // The cache user's and the database's removals delete the secret each made.
+  ['secrets', 'cloud/ports/secrets.ts', 'RemoveTenantCacheUser'],
+  ['secrets', 'cloud/ports/secrets.ts', 'RemoveTenantDatabase'],
   ['cacheUsers', 'cloud/ports/cache-users.ts', 'CreateTenantCacheUser'],
   ['compute', 'cloud/ports/compute.ts', 'StartTenantCompute'],
   ['edge', 'cloud/ports/edge.ts', 'RegisterTenantRoute'],
