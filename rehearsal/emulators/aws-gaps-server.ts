@@ -3,6 +3,7 @@ import { request as httpRequest, type IncomingMessage, type ServerResponse } fro
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { child, childText, element, parseXml, textElement, type XmlElement } from './simple-xml.js';
+import { readBody } from './read-body.js';
 
 /**
  * S3, CloudFront and Route 53 for the rehearsal, over HTTPS as the services are: what moto serves
@@ -346,13 +347,4 @@ function forward(options: AwsGapsServerOptions, request: IncomingMessage, body: 
     response.end(String(error));
   });
   outgoing.end(body);
-}
-
-function readBody(request: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => resolve(Buffer.concat(chunks)));
-    request.on('error', reject);
-  });
 }

@@ -1,6 +1,7 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
+import { readBody } from './read-body.js';
 
 /**
  * ElastiCache's RBAC calls (users and user groups) in front of a real Redis: moto implements
@@ -95,7 +96,8 @@ export async function startElastiCacheUsersServer(options: ElastiCacheUsersServe
       const userId = form.get('UserId');
       if (userId && !users.has(userId)) throw new Fault('UserNotFound', 404, `User ${userId} not found.`);
       const listed = userId ? [users.get(userId)!] : [...users.values()];
-      return `<Users>${listed.map((user) => `<member>${userXml(user)}</member>`).join('')}</Users>`;
+      const groupsOf = (userId: string) => [...groups].filter(([, members]) => members.has(userId)).map(([id]) => id);
+      return `<Users>${listed.map((user) => `<member>${userXml(user, 'active', groupsOf(user.userId))}</member>`).join('')}</Users>`;
     },
     async ModifyUserGroup(form) {
       const groupId = required(form, 'UserGroupId');
@@ -130,8 +132,8 @@ export async function startElastiCacheUsersServer(options: ElastiCacheUsersServe
   }
 
   const server: Server = createServer((request, response) => {
-    void readBody(request).then(async (body) => {
-      const form = new URLSearchParams(body);
+    void readBody(request).then(async (bytes) => {
+      const form = new URLSearchParams(bytes.toString('utf8'));
       const action = form.get('Action') ?? '';
       const requestId = crypto.randomUUID();
       try {
@@ -177,9 +179,11 @@ function members(form: URLSearchParams, name: string): string[] {
   return found;
 }
 
-function userXml(user: ElastiCacheUser, status = 'active'): string {
+/** A User element; `groupIds` are the user groups it is in (DescribeUsers reports them, as AWS does). */
+function userXml(user: ElastiCacheUser, status = 'active', groupIds: readonly string[] = []): string {
   return (
     `<UserId>${escapeXml(user.userId)}</UserId><UserName>${escapeXml(user.userName)}</UserName><Status>${status}</Status>` +
+    `<UserGroupIds>${groupIds.map((id) => `<member>${escapeXml(id)}</member>`).join('')}</UserGroupIds>` +
     `<Engine>${escapeXml(user.engine)}</Engine><AccessString>${escapeXml(user.accessString)}</AccessString>` +
     `<Authentication><Type>password</Type><PasswordCount>${user.passwords.length}</PasswordCount></Authentication>`
   );
@@ -193,13 +197,4 @@ function userGroupXml(groupId: string, group: ReadonlySet<string>): string {
 
 function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
 }

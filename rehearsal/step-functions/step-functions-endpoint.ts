@@ -1,6 +1,7 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ServiceError, type Execution, type ExecutionStatus, type StepFunctionsService } from './step-functions-service.js';
+import { readBody } from '../emulators/read-body.js';
 
 /**
  * The Step Functions API (awsJson1_0, `X-Amz-Target: AWSStepFunctions.<Operation>`) in front of the
@@ -9,7 +10,8 @@ import { ServiceError, type Execution, type ExecutionStatus, type StepFunctionsS
  */
 export async function startStepFunctionsEndpoint(service: StepFunctionsService): Promise<{ endpoint: string; stop(): Promise<void> }> {
   const server: Server = createServer((request, response) => {
-    void readBody(request).then((body) => {
+    void readBody(request).then((bytes) => {
+      const body = bytes.toString('utf8');
       const operation = String(request.headers['x-amz-target'] ?? '').replace(/^AWSStepFunctions\./, '');
       let answer: unknown;
       try {
@@ -76,12 +78,3 @@ function described(execution: Execution): Record<string, unknown> {
 }
 
 const seconds = (date: Date) => date.getTime() / 1000;
-
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
-}
