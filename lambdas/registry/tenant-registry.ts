@@ -13,7 +13,6 @@ import type {
   TenantRecord,
 } from './records.js';
 
-const UNIQUE_VIOLATION = '23505';
 
 /**
  * The tenant registry: tenants, operations (one per state-machine execution), their steps, and
@@ -140,34 +139,31 @@ export class TenantRegistry {
     idempotencyKey?: string;
     requestHash?: string;
   }): Promise<OperationRecord> {
-    try {
-      const { rows } = await this.sql.query(
-        `INSERT INTO operations (operation_id, tenant_id, kind, status, input, requested_by, idempotency_key, request_hash)
-         VALUES (:operationId, :tenantId, :kind, 'RUNNING', CAST(:input AS jsonb), :requestedBy, :idempotencyKey, :requestHash)
-         RETURNING *`,
-        {
-          operationId: operation.operationId,
-          tenantId: operation.tenantId,
-          kind: operation.kind,
-          input: JSON.stringify(operation.input),
-          requestedBy: operation.requestedBy,
-          idempotencyKey: operation.idempotencyKey ?? null,
-          requestHash: operation.requestHash ?? null,
-        },
-      );
-      return toOperation(rows[0]!);
-    } catch (error) {
-      if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
-        const running = await this.runningOperation(operation.tenantId);
-        if (running) {
-          throw new ConflictError(`tenant ${operation.tenantId} already has a ${running.kind} operation running`, {
-            operationId: running.operationId,
-          });
-        }
-        throw new ConflictError('this Idempotency-Key is already in use');
-      }
-      throw error;
+    // ON CONFLICT instead of catching the unique violation: a caught violation leaves the
+    // transaction aborted, and the next query in it (the lookup below) failed with a 500.
+    const { rows } = await this.sql.query(
+      `INSERT INTO operations (operation_id, tenant_id, kind, status, input, requested_by, idempotency_key, request_hash)
+       VALUES (:operationId, :tenantId, :kind, 'RUNNING', CAST(:input AS jsonb), :requestedBy, :idempotencyKey, :requestHash)
+       ON CONFLICT DO NOTHING
+       RETURNING *`,
+      {
+        operationId: operation.operationId,
+        tenantId: operation.tenantId,
+        kind: operation.kind,
+        input: JSON.stringify(operation.input),
+        requestedBy: operation.requestedBy,
+        idempotencyKey: operation.idempotencyKey ?? null,
+        requestHash: operation.requestHash ?? null,
+      },
+    );
+    if (rows[0]) return toOperation(rows[0]);
+    const running = await this.runningOperation(operation.tenantId);
+    if (running) {
+      throw new ConflictError(`tenant ${operation.tenantId} already has a ${running.kind} operation running`, {
+        operationId: running.operationId,
+      });
     }
+    throw new ConflictError('this Idempotency-Key is already in use');
   }
 
   async runningOperation(tenantId: string): Promise<OperationRecord | undefined> {
