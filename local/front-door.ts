@@ -19,7 +19,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { resolve, sep } from 'node:path';
-import { pipeline } from 'node:stream';
+import { pipeline, Transform } from 'node:stream';
 import { ROOT_OBJECT, staticAssetCacheControl, staticAssetContentType } from '../lambdas/domain/static-assets.js';
 import type { TenantRoute } from '../lambdas/ports/edge.js';
 import type { LocalEdge } from './adapters/local-edge.js';
@@ -67,6 +67,19 @@ const PAGE_HEADERS = {
 } as const;
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * The largest request body a tenant's app accepts (its generated `MAX_BODY_BYTES`). The front door
+ * answers 413 for a larger one itself: the app would refuse it mid-upload and close the connection,
+ * which the client saw as a 502 "tenant not answering" and retried.
+ */
+export const MAX_REQUEST_BODY_BYTES = 1024 * 1024;
+
+function sendTooLarge(res: ServerResponse): void {
+  const body = JSON.stringify({ error: 'payload_too_large', message: `body: is larger than ${MAX_REQUEST_BODY_BYTES} bytes`, field: 'body' });
+  res.writeHead(413, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+  res.end(body);
+}
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -213,6 +226,7 @@ export async function startFrontDoor({ edge, host = '127.0.0.1', port = 0 }: Fro
     const upstreamHost = route.endpoint.slice(0, separator).replace(/^\[|\]$/g, '');
     const upstreamPort = Number(route.endpoint.slice(separator + 1));
     const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+    if (Number(req.headers['content-length'] ?? 0) > MAX_REQUEST_BODY_BYTES) return sendTooLarge(res);
     const upstream = request({
       host: upstreamHost,
       port: upstreamPort,
@@ -225,7 +239,9 @@ export async function startFrontDoor({ edge, host = '127.0.0.1', port = 0 }: Fro
       res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, responseHeaders(upstreamRes));
       pipeline(upstreamRes, res, () => undefined);
     });
+    let refusedAsTooLarge = false;
     upstream.on('error', (error: NodeJS.ErrnoException) => {
+      if (refusedAsTooLarge) return; // the upload was cut short here, and the client has its 413
       if (res.headersSent || res.destroyed) return void res.destroy();
       // A kept-alive connection the tenant closed just as it was reused: safe to try once more without a body.
       if (!retried && upstream.reusedSocket && error.code === 'ECONNRESET' && !hasBody && IDEMPOTENT.has(req.method ?? '')) {
@@ -243,8 +259,20 @@ export async function startFrontDoor({ edge, host = '127.0.0.1', port = 0 }: Fro
     res.on('close', () => {
       if (!res.writableFinished) upstream.destroy();
     });
-    if (hasBody) pipeline(req, upstream, () => undefined);
-    else upstream.end();
+    if (!hasBody) return void upstream.end();
+    // A body of unknown length (chunked) is counted as it passes: over the limit, the upload stops and the client gets 413.
+    let received = 0;
+    const limit = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        received += chunk.length;
+        if (received <= MAX_REQUEST_BODY_BYTES) return done(null, chunk);
+        refusedAsTooLarge = true;
+        upstream.destroy();
+        if (!res.headersSent) sendTooLarge(res);
+        done();
+      },
+    });
+    pipeline(req, limit, upstream, () => undefined);
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { Agent, createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { Agent, createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalEdge } from '../../local/adapters/local-edge.js';
-import { startFrontDoor, type FrontDoor } from '../../local/front-door.js';
+import { MAX_REQUEST_BODY_BYTES, startFrontDoor, type FrontDoor } from '../../local/front-door.js';
+import { HTTP_SOURCE } from '../../lambdas/codegen/templates/backend-http.js';
 import { send } from '../support/http.js';
 import { pollUntil } from '../support/poll.js';
 
@@ -122,6 +123,37 @@ describe('front door', () => {
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }
+  });
+
+  it('answers 413 itself for a body over the apps\' limit, declared or chunked, without passing it on (not 502)', async () => {
+    lastSeen = undefined;
+    const declared = await send(doorPort, {
+      method: 'POST',
+      path: '/api/book',
+      headers: { host: 'acme.localhost', 'content-type': 'application/json', 'content-length': String(MAX_REQUEST_BODY_BYTES + 1) },
+      body: 'x'.repeat(MAX_REQUEST_BODY_BYTES + 1),
+    });
+    const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request({ port: doorPort, method: 'POST', path: '/api/book', headers: { host: 'acme.localhost', 'content-type': 'application/json' } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      });
+      req.on('error', (error) => (req.writableEnded ? undefined : reject(error)));
+      const piece = Buffer.alloc(64 * 1024, 'y');
+      for (let sent = 0; sent <= MAX_REQUEST_BODY_BYTES; sent += piece.length) req.write(piece);
+      req.end();
+    });
+
+    expect({ status: declared.status, body: JSON.parse(declared.body) as unknown }).toEqual({
+      status: 413,
+      body: { error: 'payload_too_large', message: `body: is larger than ${MAX_REQUEST_BODY_BYTES} bytes`, field: 'body' },
+    });
+    expect(chunked.status).toBe(413);
+    expect(lastSeen?.body.length ?? 0).toBeLessThanOrEqual(MAX_REQUEST_BODY_BYTES);
+    // The limit is the generated app's own.
+    expect(MAX_REQUEST_BODY_BYTES).toBe(1024 * 1024);
+    expect(HTTP_SOURCE).toContain('export const MAX_BODY_BYTES = 1024 * 1024;');
   });
 
   it('forwards method, path, body and headers by Host, and streams the answer back', async () => {
