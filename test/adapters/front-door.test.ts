@@ -150,7 +150,8 @@ describe('front door', () => {
       body: { error: 'payload_too_large', message: `body: is larger than ${MAX_REQUEST_BODY_BYTES} bytes`, field: 'body' },
     });
     expect(chunked.status).toBe(413);
-    expect(lastSeen?.body.length ?? 0).toBeLessThanOrEqual(MAX_REQUEST_BODY_BYTES);
+    // Nothing over the limit reached the tenant (set by the upstream's handler, which the type checker cannot see).
+    expect((lastSeen as Seen | undefined)?.body.length ?? 0).toBeLessThanOrEqual(MAX_REQUEST_BODY_BYTES);
     // The limit is the generated app's own.
     expect(MAX_REQUEST_BODY_BYTES).toBe(1024 * 1024);
     expect(HTTP_SOURCE).toContain('export const MAX_BODY_BYTES = 1024 * 1024;');
