@@ -11,7 +11,7 @@ import {
   type SqlParameter,
 } from '@aws-sdk/client-rds-data';
 import { PermanentError, TransientError } from '../../lambdas/domain/errors.js';
-import { isTransientSqlState, type SqlExecutor, type SqlOptions, type SqlParams, type SqlPort, type SqlResult, type SqlRow, type SqlValue } from '../../lambdas/ports/sql.js';
+import { isTransientSqlState, type SqlExecutor, type SqlLogin, type SqlOptions, type SqlParams, type SqlPort, type SqlResult, type SqlRow, type SqlValue } from '../../lambdas/ports/sql.js';
 import { awsErrorName, toDomainError } from './aws-errors.js';
 import { toPositional } from '../../lambdas/ports/named-parameters.js';
 
@@ -72,6 +72,11 @@ export interface RdsDataSqlOptions {
   readonly database: string;
   /** Runs CREATE/DROP DATABASE (see {@link SERVER_STATEMENT}); without it they go through the Data API too. */
   readonly serverStatements?: SqlExecutor;
+  /**
+   * A secret's full ARN from its name, for {@link RdsDataSql.signedInAs} (the Data API signs in with
+   * a secret's ARN). @default the name itself
+   */
+  readonly secretArnOf?: (secretName: string) => Promise<string>;
 }
 
 /**
@@ -89,6 +94,24 @@ export interface RdsDataSqlOptions {
  */
 export class RdsDataSql implements SqlPort {
   constructor(private readonly options: RdsDataSqlOptions) {}
+
+  /**
+   * The Data API signed in with the login's own secret (a tenant's: its secret has RDS's shape), so
+   * the session's user is that login. The caller must be allowed to read that secret.
+   */
+  signedInAs(login: SqlLogin): SqlPort {
+    // Server statements (CREATE/DROP DATABASE) are the admin's alone: a tenant's login has none.
+    const { secretArnOf, resourceArn, client, database } = this.options;
+    let signedIn: Promise<RdsDataSql> | undefined;
+    const port = () =>
+      (signedIn ??= (secretArnOf ? secretArnOf(login.secretName) : Promise.resolve(login.secretName)).then(
+        (secretArn) => new RdsDataSql({ client, resourceArn, database, secretArn }),
+      ));
+    return {
+      query: async (sql, params, statementOptions) => (await port()).query(sql, params, statementOptions),
+      transaction: async (work, transactionOptions) => (await port()).transaction(work, transactionOptions),
+    };
+  }
 
   async query<R extends SqlRow = SqlRow>(sql: string, params?: SqlParams, options?: SqlOptions): Promise<SqlResult<R>> {
     if (this.options.serverStatements && SERVER_STATEMENT.test(sql)) {

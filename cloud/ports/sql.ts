@@ -1,4 +1,6 @@
 import { RDSDataClient } from '@aws-sdk/client-rds-data';
+import { DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { PermanentError } from '../../lambdas/domain/errors.js';
 import { registryDatabaseName } from '../../lambdas/domain/naming.js';
 import type { SqlPort } from '../../lambdas/ports/sql.js';
 import { PgServerStatements } from '../adapters/pg-server-statements.js';
@@ -25,5 +27,11 @@ export function sqlPort(context: CloudContext): SqlPort {
     secretArn,
     database: registryDatabaseName(context.environment()),
     serverStatements,
+    // A tenant's login (migrations, backups: ADR 0009) signs in with the tenant's database secret, by its full ARN.
+    secretArnOf: async (secretName) => {
+      const { ARN } = await context.secretsManager().send(new DescribeSecretCommand({ SecretId: secretName }));
+      if (!ARN) throw new PermanentError(`secret ${secretName} has no ARN`);
+      return ARN;
+    },
   });
 }

@@ -1,5 +1,6 @@
 import { definitionFingerprint } from '../app-definition/migration-plan.js';
 import { ConflictError } from '../domain/errors.js';
+import type { SecretsPort } from '../ports/secrets.js';
 import type { SqlPort } from '../ports/sql.js';
 import { DeploymentRegistry } from '../registry/deployment-registry.js';
 import { applyMigrations, type MigrationResult } from './apply-migrations.js';
@@ -30,10 +31,10 @@ export async function planDeploymentMigrations(input: DeployStepInput, sql: SqlP
 
 /**
  * Migrate: plans again (the planner is pure, so the same inputs give the same steps), checks it is
- * the plan PlanMigrations made, and applies it in one transaction as the tenant's role, each step
- * recorded so a retry never applies one twice.
+ * the plan PlanMigrations made, and applies it in one transaction on the tenant's own login (read
+ * from its secret), each step recorded so a retry never applies one twice.
  */
-export async function migrateTenantDatabase(input: MigrateInput, sql: SqlPort): Promise<MigrationResult & { summaries: string[] }> {
+export async function migrateTenantDatabase(input: MigrateInput, sql: SqlPort, secrets: SecretsPort): Promise<MigrationResult & { summaries: string[] }> {
   const { names, deploymentId, allowDestructive } = input.deployment;
   const definition = await definitionOf(sql, deploymentId);
   const deployed = await deployedDefinition(sql, names);
@@ -43,7 +44,7 @@ export async function migrateTenantDatabase(input: MigrateInput, sql: SqlPort): 
   if (plan.from !== input.migrations.from || plan.to !== input.migrations.to) {
     throw new ConflictError('the tenant schema changed since PlanMigrations ran; deploy again to plan from where it is now');
   }
-  const result = await applyMigrations(sql, names, plan, { definition });
+  const result = await applyMigrations(sql, secrets, names, plan, { definition });
   const applied = new Set(result.applied);
   const summaries = plan.steps.filter((step) => applied.has(step.id)).map((step) => step.summary);
   if (summaries.length) await new DeploymentRegistry(sql).recordMigrations(deploymentId, summaries);

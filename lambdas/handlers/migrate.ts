@@ -8,7 +8,8 @@ import { ports } from '../ports/index.js';
 type MigrateOutcome = MigrationResult & { summaries: string[]; skipped?: string };
 
 export async function migrate(event: MigrateInput): Promise<MigrateOutcome> {
-  const result = await migrateTenantDatabase(event, ports().sql);
+  const { sql, secrets } = ports();
+  const result = await migrateTenantDatabase(event, sql, secrets);
   return result.applied.length === 0 ? { ...result, skipped: 'the schema already matches the definition' } : result;
 }
 

@@ -23,6 +23,20 @@ export interface SqlExecutor {
 export interface SqlPort extends SqlExecutor {
   /** Runs `work` in one transaction (on the default database, or `options.database`); it commits when `work` resolves. */
   transaction<T>(work: (tx: SqlExecutor) => Promise<T>, options?: SqlOptions): Promise<T>;
+  /**
+   * The same server, signed in as another login (a tenant's) instead of the platform's admin: the
+   * only way tenant-made objects may run (docs/security.md, ADR 0009). Adapters that cannot sign
+   * in as another login leave it out, and callers refuse to go on without it.
+   */
+  signedInAs?(login: SqlLogin): SqlPort;
+}
+
+/** A database login other than the platform's, read from its secret (RDS's shape: username, password…). */
+export interface SqlLogin {
+  /** The secret's name, as the secrets port knows it: the Data API signs in with the secret itself. */
+  readonly secretName: string;
+  readonly username: string;
+  readonly password: string;
 }
 
 /** Quotes an identifier that has already been validated (derived names only). */

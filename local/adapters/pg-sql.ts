@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { TransientError } from '../../lambdas/domain/errors.js';
-import { isTransientSqlState, type SqlExecutor, type SqlOptions, type SqlParams, type SqlPort, type SqlResult, type SqlRow } from '../../lambdas/ports/sql.js';
+import { isTransientSqlState, type SqlExecutor, type SqlLogin, type SqlOptions, type SqlParams, type SqlPort, type SqlResult, type SqlRow } from '../../lambdas/ports/sql.js';
 import { toPositional } from '../../lambdas/ports/named-parameters.js';
 
 /** PostgreSQL error classes worth a retry: connection trouble, serialization, too many connections, starting up. */
@@ -53,8 +53,24 @@ export interface PgSqlOptions {
 /** The SQL port over real PostgreSQL connections, one small pool per database. */
 export class PgSql implements SqlPort {
   private readonly pools = new Map<string, pg.Pool>();
+  /** Ports signed in as other logins, by user name: closed with this one. */
+  private readonly logins = new Map<string, PgSql>();
 
   constructor(private readonly options: PgSqlOptions) {}
+
+  /** The same server (host, port, TLS settings of the admin URL) signed in as `login`, with pools of its own. */
+  signedInAs(login: SqlLogin): SqlPort {
+    const url = new URL(this.options.connectionString);
+    url.username = encodeURIComponent(login.username);
+    url.password = encodeURIComponent(login.password);
+    const key = `${login.username}\n${login.password}`;
+    let port = this.logins.get(key);
+    if (!port) {
+      port = new PgSql({ ...this.options, connectionString: url.toString(), poolSize: 1 });
+      this.logins.set(key, port);
+    }
+    return port;
+  }
 
   async query<R extends SqlRow = SqlRow>(sql: string, params?: SqlParams, options?: SqlOptions): Promise<SqlResult<R>> {
     return runOn<R>(this.pool(options?.database ?? this.options.defaultDatabase), sql, params);
@@ -97,6 +113,9 @@ export class PgSql implements SqlPort {
 
   /** Closes the pool of one database (before it is dropped), or all of them. */
   async close(database?: string): Promise<void> {
+    const logins = [...this.logins.values()];
+    if (!database) this.logins.clear();
+    await Promise.all(logins.map((login) => login.close(database)));
     const names = database ? [database] : [...this.pools.keys()];
     await Promise.all(
       names.map(async (name) => {

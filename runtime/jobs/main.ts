@@ -5,6 +5,7 @@
  */
 import { installCloudPorts } from '../../cloud/cloud-ports.js';
 import { backupsPort } from '../../cloud/ports/backups.js';
+import { secretsPort } from '../../cloud/ports/secrets.js';
 import { handler as backupTenant } from '../../lambdas/handlers/backup-tenant.js';
 import type { JobName } from '../../lambdas/jobs.js';
 import { runJob, type JobHandler } from './run-job.js';
@@ -13,8 +14,9 @@ const HANDLERS: Readonly<Record<JobName, JobHandler>> = {
   BackupTenant: backupTenant as unknown as JobHandler,
 };
 
-// The jobs' ports (lib/function-access.ts JOB_ACCESS): the registry, and the backup store.
-installCloudPorts({ backups: backupsPort });
+// The jobs' ports (lib/function-access.ts JOB_ACCESS): the registry, the backup store, and the
+// secrets (a backup reads the tenant's tables signed in with the tenant's own secret, ADR 0009).
+installCloudPorts({ backups: backupsPort, secrets: secretsPort });
 const outcome = await runJob(process.env, HANDLERS);
 (outcome.exitCode === 0 ? console.log : console.error)(outcome.line);
 process.exitCode = outcome.exitCode;

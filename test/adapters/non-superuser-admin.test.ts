@@ -51,7 +51,7 @@ describe('an admin login that is not a superuser (CREATEDB CREATEROLE)', () => {
   it('provisions the database, migrates it as the tenant, backs it up, restores it and removes it', async () => {
     await ensureTenantDatabase(plan, sql, secrets, config);
     const bookshop = parseAppDefinition(JSON.parse(readFileSync(new URL('../../lambdas/app-definition/examples/bookshop.json', import.meta.url), 'utf8')));
-    await applyMigrations(sql, plan.names, planMigration(null, bookshop, { allowDestructive: false }), { definition: bookshop });
+    await applyMigrations(sql, secrets, plan.names, planMigration(null, bookshop, { allowDestructive: false }), { definition: bookshop });
     await sql.query(`INSERT INTO "app"."book" (title) VALUES ('Dune')`, {}, { database: plan.names.database });
 
     const owner = await sql.query<{ owner: string }>(
@@ -62,7 +62,7 @@ describe('an admin login that is not a superuser (CREATEDB CREATEROLE)', () => {
     expect(owner.rows[0]?.owner).toBe(plan.names.role);
 
     const store = new FolderBackupStore(storeDir);
-    await backupTenant({ sql, store, names: plan.names, tenantId: 'books', backupId: 'bk-1', prefix: 'nsu/books/bk-1', reason: 'manual' });
+    await backupTenant({ sql, secrets, store, names: plan.names, tenantId: 'books', backupId: 'bk-1', prefix: 'nsu/books/bk-1', reason: 'manual' });
     await sql.query(`DELETE FROM "app"."book"`, {}, { database: plan.names.database });
     const restored = await restoreTenant({ sql, store, names: plan.names, prefix: 'nsu/books/bk-1' });
     expect(restored.entities).toEqual(expect.arrayContaining([{ entity: 'book', rows: 1 }]));

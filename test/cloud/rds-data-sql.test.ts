@@ -440,3 +440,37 @@ describe('RdsDataSql', () => {
     });
   });
 });
+
+describe('RdsDataSql signed in as a tenant', () => {
+  beforeEach(() => {
+    rds.reset();
+  });
+
+  it("signs every statement and transaction in with the tenant's secret, found by its name, and never with the admin's", async () => {
+    const tenantSecretArn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:hp/dev/c1/books/database-Xy12Ab';
+    const lookedUp: string[] = [];
+    const sql = new RdsDataSql({
+      client: new RDSDataClient({ region: 'eu-west-1' }),
+      resourceArn,
+      secretArn,
+      database,
+      secretArnOf: async (name) => {
+        lookedUp.push(name);
+        return tenantSecretArn;
+      },
+    });
+    rds.on(BeginTransactionCommand).resolves({ transactionId: 'tx-1' });
+    rds.on(ExecuteStatementCommand).resolves({ numberOfRecordsUpdated: 0 });
+    rds.on(CommitTransactionCommand).resolves({});
+
+    const tenant = sql.signedInAs({ secretName: 'hp/dev/c1/books/database', username: 'books', password: 'unused by the Data API' });
+    await tenant.query('SELECT 1', {}, { database: 'hp_dev_c1_books' });
+    await tenant.transaction((tx) => tx.query('SELECT 2'), { database: 'hp_dev_c1_books' });
+
+    expect(lookedUp).toEqual(['hp/dev/c1/books/database']);
+    expect(rds).toHaveReceivedCommandWith(BeginTransactionCommand, { resourceArn, secretArn: tenantSecretArn, database: 'hp_dev_c1_books' });
+    expect(rds).toHaveReceivedCommandWith(CommitTransactionCommand, { resourceArn, secretArn: tenantSecretArn, transactionId: 'tx-1' });
+    for (const call of rds.commandCalls(ExecuteStatementCommand)) expect(call.args[0].input.secretArn).toBe(tenantSecretArn);
+    expect(rds.commandCalls(ExecuteStatementCommand)).toHaveLength(2);
+  });
+});

@@ -32,9 +32,9 @@ describe('applying a migration plan to a provisioned tenant database', () => {
 
   it('creates the tables owned by the tenant, records each step, and skips them on a retry', async () => {
     const first = planMigration(null, bookshop, { allowDestructive: false });
-    const applied = await applyMigrations(sql, plan.names, first);
+    const applied = await applyMigrations(sql, secrets, plan.names, first);
     expect(applied.applied).toHaveLength(first.steps.length);
-    const again = await applyMigrations(sql, plan.names, first);
+    const again = await applyMigrations(sql, secrets, plan.names, first);
     expect(again).toEqual({ applied: [], alreadyApplied: first.steps.map((s) => s.id) });
 
     const { rows } = await sql.query(
@@ -69,13 +69,13 @@ describe('applying a migration plan to a provisioned tenant database', () => {
     });
     const plan2 = planMigration(bookshop, next, { allowDestructive: false });
     const broken = { ...plan2, steps: [...plan2.steps, { ...plan2.steps[0]!, id: 'broken', sql: 'SELECT no_such_function()' }] };
-    await expect(applyMigrations(sql, plan.names, broken)).rejects.toThrow(/no_such_function/);
+    await expect(applyMigrations(sql, secrets, plan.names, broken)).rejects.toThrow(/no_such_function/);
     const { rows } = await sql.query(
       `SELECT column_name FROM information_schema.columns WHERE table_schema = 'app' AND table_name = 'book' AND column_name = 'isbn'`,
       {},
       { database: plan.names.database },
     );
     expect(rows).toEqual([]);
-    expect((await applyMigrations(sql, plan.names, plan2)).applied).toHaveLength(plan2.steps.length);
+    expect((await applyMigrations(sql, secrets, plan.names, plan2)).applied).toHaveLength(plan2.steps.length);
   });
 });

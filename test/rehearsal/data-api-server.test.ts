@@ -35,6 +35,8 @@ const admin = { username: `hp_${environment}_admin`, password: randomBytes(18).t
 const registryDatabase = `hp_${environment}_registry`;
 const resourceArn = 'arn:aws:rds:eu-west-1:123456789012:cluster:hp-rehearsal';
 const secretArn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:hp-rehearsal-admin-AbCdEf';
+/** The emulator's secrets by ARN: the admin's, and each tenant's once provisioned (migrations sign in as the tenant). */
+const logins: Record<string, { username: string; password: string }> = { [secretArn]: admin };
 const pgServer = new URL(TEST_DATABASE_URL);
 const pgHost = pgServer.hostname;
 const pgPort = Number(pgServer.port || 5432);
@@ -58,7 +60,7 @@ describe('the Data API emulator', () => {
 
   beforeAll(async () => {
     await ensureAuroraLikeAdmin({ connectionString: TEST_DATABASE_URL }, admin);
-    server = await startDataApiServer({ host: pgHost, port: pgPort, secrets: { [secretArn]: admin }, resourceArn });
+    server = await startDataApiServer({ host: pgHost, port: pgPort, secrets: logins, resourceArn });
     client = dataApiClient(server.endpoint);
     adminSql = new RdsDataSql({ client, resourceArn, secretArn, database: 'postgres' });
     registrySql = new RdsDataSql({ client, resourceArn, secretArn, database: registryDatabase });
@@ -159,7 +161,9 @@ describe('the Data API emulator', () => {
 
     await ensureTenantDatabase(plan, adminSql, secrets, config);
     await ensureTenantDatabase(plan, adminSql, secrets, config);
-    await applyMigrations(adminSql, plan.names, planMigration(null, bookshop, { allowDestructive: false }), { definition: bookshop });
+    const tenantSecret = (await secrets.get(plan.names.databaseSecret))!;
+    logins[plan.names.databaseSecret] = { username: tenantSecret.username!, password: tenantSecret.password! };
+    await applyMigrations(adminSql, secrets, plan.names, planMigration(null, bookshop, { allowDestructive: false }), { definition: bookshop });
     const owner = await adminSql.query(`SELECT tableowner AS owner FROM pg_tables WHERE schemaname = 'app' AND tablename = 'book'`, {}, { database: plan.names.database });
     const removed = await removeTenantDatabase(plan.names, adminSql, secrets);
 

@@ -49,7 +49,7 @@ describe('tenant database over TLS (Aurora-like PostgreSQL: hostssl only, non-su
     });
     await ensureTenantDatabase(plan, sql, secrets, config);
     const definition = bookshop();
-    await applyMigrations(sql, plan.names, planMigration(null, definition, { allowDestructive: false }), { definition });
+    await applyMigrations(sql, secrets, plan.names, planMigration(null, definition, { allowDestructive: false }), { definition });
 
     tenantEnv = {};
     for (const variable of computeSpecFor(plan).secretEnvironment) {
