@@ -14,7 +14,7 @@ import type { Construct } from 'constructs';
 import { acknowledgeCfnLint } from './cfn-lint-acknowledgements.js';
 import { CellAppFiles } from './cell/cell-app-files.js';
 import { CellCache } from './cell/cell-cache.js';
-import { CellCompute } from './cell/cell-compute.js';
+import { CellCompute, DYNAMIC_HOST_PORTS } from './cell/cell-compute.js';
 import { CellDatabase, DATABASE_PORT } from './cell/cell-database.js';
 import { CellDiscovery } from './cell/cell-discovery.js';
 import { CellIngress } from './cell/cell-ingress.js';
@@ -46,8 +46,13 @@ export interface CellStackProps extends StackProps {
   readonly auroraMinAcu?: number;
   /** Aurora Serverless v2 ceiling, in ACUs. @default 16 */
   readonly auroraMaxAcu?: number;
-  /** The cache's node type. @default 'cache.t4g.small' */
+  /** The caches' node type. @default 'cache.t4g.small' */
   readonly cacheNodeType?: string;
+  /**
+   * How many caches (replication groups, each with its one user group of at most 100 users) the
+   * cell has. @default 1 (a cell built from the config gets its `caches` setting, 6 by default)
+   */
+  readonly caches?: number;
   /** An ACM certificate (in the stack's region) for an HTTPS listener on the ALB. @default - HTTP on 80 */
   readonly certificateArn?: string;
   /** The CloudFront origin-facing prefix list id. @default - looked up at deploy time by a custom resource */
@@ -76,7 +81,8 @@ export interface CellResources {
   readonly privateSubnets: ISubnet[];
   readonly cluster: ICluster;
   readonly capacityProviderName: string;
-  readonly tenantSecurityGroup: SecurityGroup;
+  /** The container instances' group, which tenant tasks share (bridge networking). */
+  readonly instanceSecurityGroup: SecurityGroup;
   /** For the control plane's VPC Lambdas: reaches Aurora, the cache and EFS, and AWS APIs on 443. */
   readonly controlPlaneSecurityGroup: SecurityGroup;
   readonly tenantExecutionRole: IRole;
@@ -84,13 +90,16 @@ export interface CellResources {
   readonly tenantImage: DockerImageAsset;
   readonly tenantAppPort: number;
   readonly database: { readonly cluster: DatabaseCluster; readonly adminSecret: ISecret; readonly clusterArn: string };
-  readonly cache: {
+  /** The cell's caches, in index order (a tenant's plan names its own by index). */
+  readonly caches: readonly {
+    /** The replication group's id. */
+    readonly id: string;
     readonly userGroupId: string;
     /** Engine the tenant cache users must be created with (`ElastiCacheCacheUsers`' `engine`). */
     readonly userEngine: 'redis';
     readonly endpoint: { readonly host: string; readonly port: number };
     readonly controlPlaneSecret: ISecret;
-  };
+  }[];
   readonly fileSystem: IFileSystem;
   readonly adminAccessPoint: AccessPoint;
   readonly namespace: IPrivateDnsNamespace;
@@ -106,8 +115,9 @@ export interface CellResources {
  * One cell: a copy of the shared platform that tenants are placed on (DESIGN.md, "The platform it
  * manages"): network, ECS compute on an EC2 fleet, Aurora Serverless v2, an ElastiCache cache with
  * RBAC, EFS app files, a Cloud Map namespace and the ALB → Caddy ingress. Security groups admit
- * only: ALB → Caddy; Caddy → tenant tasks; tenant tasks and the control plane → Aurora, cache and
- * EFS (and the container instances → EFS, whose ECS agent mounts tenant volumes).
+ * only: ALB → Caddy; Caddy → the container instances on the dynamic host ports (tenant tasks use
+ * bridge networking, so their traffic is their instance's); the instances (tenant tasks, and the
+ * ECS agent mounting tenant volumes) and the control plane → Aurora, cache and EFS.
  *
  * The stack needs a concrete region (`env.region`): ALB access logging depends on it. Nothing else
  * is looked up: `cdk synth` runs offline.
@@ -134,7 +144,11 @@ export class CellStack extends Stack {
       tenantImage: tenantImage.asset,
     });
     const database = new CellDatabase(this, 'Database', { names, vpc, minAcu: props.auroraMinAcu ?? 0.5, maxAcu: props.auroraMaxAcu ?? 16 });
-    const cache = new CellCache(this, 'Cache', { names, vpc, subnets: network.privateSubnets, nodeType: props.cacheNodeType ?? 'cache.t4g.small' });
+    const cacheProps = { names, vpc, subnets: network.privateSubnets, nodeType: props.cacheNodeType ?? 'cache.t4g.small' };
+    // Cache 0 keeps the construct id and names of a cell with one cache; the others share its security and subnet groups.
+    const cache = new CellCache(this, 'Cache', cacheProps);
+    const caches = [cache];
+    for (let index = 1; index < (props.caches ?? 1); index += 1) caches.push(new CellCache(this, `Cache${index}`, { ...cacheProps, index, shareNetworkOf: cache }));
     const appFiles = new CellAppFiles(this, 'AppFiles', { names, vpc });
     const discovery = new CellDiscovery(this, 'Discovery', { names, vpc });
     const zone = props.dns ? HostedZone.fromHostedZoneAttributes(this, 'Zone', { hostedZoneId: props.dns.hostedZoneId, zoneName: props.dns.domain }) : undefined;
@@ -149,8 +163,8 @@ export class CellStack extends Stack {
       capacityProviderName: compute.capacityProviderName,
       namespaceName: discovery.namespace.namespaceName,
       dnsResolver: network.dnsResolver,
-      tenantSecurityGroup: compute.tenantSecurityGroup,
-      tenantAppPort: TENANT_APP_PORT,
+      tenantHostSecurityGroup: compute.instanceSecurityGroup,
+      tenantHostPorts: DYNAMIC_HOST_PORTS,
       certificateArn: listenerCertificateArn,
       cloudFrontPrefixListId: props.cloudFrontPrefixListId,
       edgeImage: props.edgeImage,
@@ -171,14 +185,14 @@ export class CellStack extends Stack {
     });
     controlPlaneSecurityGroup.addEgressRule(Peer.anyIpv4(), Port.tcp(443), 'AWS APIs through endpoints or NAT');
 
-    for (const client of [compute.tenantSecurityGroup, controlPlaneSecurityGroup]) {
+    // Tenant tasks (bridge networking) reach the data stores from their instance's interface, and the
+    // ECS agent mounts a task's EFS volume from the instance too (AWS knowledge center, "Mount EFS on
+    // ECS container or task").
+    for (const client of [compute.instanceSecurityGroup, controlPlaneSecurityGroup]) {
       database.cluster.connections.allowFrom(client, Port.tcp(DATABASE_PORT));
       cache.connections.allowDefaultPortFrom(client);
       appFiles.fileSystem.connections.allowDefaultPortFrom(client);
     }
-    // ECS mounts a task's EFS volume from the container instance (AWS knowledge center, "Mount EFS on ECS
-    // container or task": allow 2049 from the container instance and the task).
-    appFiles.fileSystem.connections.allowDefaultPortFrom(compute.instanceSecurityGroup);
 
     if (zone && originName) {
       new ARecord(this, 'OriginRecord', { zone, recordName: originName, target: RecordTarget.fromAlias(new LoadBalancerTarget(ingress.loadBalancer)) });
@@ -202,14 +216,20 @@ export class CellStack extends Stack {
       privateSubnets: network.privateSubnets,
       cluster: compute.cluster,
       capacityProviderName: compute.capacityProviderName,
-      tenantSecurityGroup: compute.tenantSecurityGroup,
+      instanceSecurityGroup: compute.instanceSecurityGroup,
       controlPlaneSecurityGroup,
       tenantExecutionRole: compute.tenantExecutionRole,
       tenantLogGroup: compute.tenantLogGroup,
       tenantImage: tenantImage.asset,
       tenantAppPort: TENANT_APP_PORT,
       database: { cluster: database.cluster, adminSecret: database.adminSecret, clusterArn: database.clusterArn },
-      cache: { userGroupId: cache.userGroupId, userEngine: cache.userEngine, endpoint: cache.endpoint, controlPlaneSecret: cache.controlPlaneSecret },
+      caches: caches.map((each) => ({
+        id: each.replicationGroupId,
+        userGroupId: each.userGroupId,
+        userEngine: each.userEngine,
+        endpoint: each.endpoint,
+        controlPlaneSecret: each.controlPlaneSecret,
+      })),
       fileSystem: appFiles.fileSystem,
       adminAccessPoint: appFiles.adminAccessPoint,
       namespace: discovery.namespace,

@@ -2,7 +2,8 @@ import type { App, Environment } from 'aws-cdk-lib';
 import { InstanceType } from 'aws-cdk-lib/aws-ec2';
 import { CellStack } from './cell-stack.js';
 import { ControlPlaneStack } from './control-plane-stack.js';
-import { cellLimits, cellMaxTenants, type HostplaneConfig } from './hostplane-config.js';
+import { cacheTenantsPerCache, cellLimits, cellMaxTenants } from './cell-capacity.js';
+import type { HostplaneConfig } from './hostplane-config.js';
 
 export interface HostplaneStacks {
   readonly cells: readonly CellStack[];
@@ -26,6 +27,7 @@ export function buildHostplane(app: App, config: HostplaneConfig, env?: Environm
         auroraMinAcu: cell.auroraMinAcu,
         auroraMaxAcu: cell.auroraMaxAcu,
         cacheNodeType: cell.cacheNodeType,
+        caches: cell.caches,
         dns: { domain: config.domain, hostedZoneId: config.hostedZoneId },
         multiTenantEdge: config.edgeMode === 'tenant' ? { certificateArn: config.certificateArn } : undefined,
       }),
@@ -37,7 +39,7 @@ export function buildHostplane(app: App, config: HostplaneConfig, env?: Environm
     environment: config.environment,
     cell: { cell: homeConfig.name, ...home.resources },
     edge: { mode: config.edgeMode, domain: config.domain, hostedZoneId: config.hostedZoneId, certificateArn: config.certificateArn },
-    placement: { maxTenants: cellMaxTenants(homeConfig), limits: cellLimits(homeConfig) },
+    placement: { maxTenants: cellMaxTenants(homeConfig, config.edgeMode), limits: cellLimits(homeConfig, config.edgeMode), tenantsPerCache: cacheTenantsPerCache() },
     apiThrottling: config.apiThrottling,
     healthWaitSeconds: config.healthWaitSeconds,
     backupRetentionDays: config.backupRetentionDays,

@@ -19,6 +19,12 @@ export const cellConfigSchema = z
     auroraMinAcu: z.number().min(0).max(256).default(0.5),
     auroraMaxAcu: z.number().min(1).max(256).default(16),
     cacheNodeType: z.string().regex(/^cache\.[a-z0-9]+\.[a-z0-9]+$/, 'must be an ElastiCache node type such as cache.t4g.small').default('cache.t4g.small'),
+    /**
+     * How many caches (replication groups, each with its own RBAC user group) the cell has. A user
+     * group holds 100 users and a replication group takes one user group, so each cache holds 98
+     * tenants' users (lib/cell-capacity.ts); 6 let the cell admit 588, above what its memory admits.
+     */
+    caches: z.number().int().min(1).max(50).default(6),
     /** Fewer tenants than the cell's limits admit, if ops want headroom. */
     maxTenants: z.number().int().min(1).optional(),
   })
@@ -73,39 +79,4 @@ function parseJson(text: string): unknown {
   } catch {
     throw new HostplaneConfigError(`the context "hostplane" is not JSON: ${text.slice(0, 80)}`);
   }
-}
-
-/** Service quotas that bound how many tenants one cell holds (AWS defaults; raise them and the numbers here together). */
-export const CELL_QUOTAS = {
-  /** ElastiCache: users per user group (the disabled `default` user and the control plane's own take 2). */
-  cacheUsersPerUserGroup: 100,
-  platformCacheUsers: 2,
-  /** Cloud Map: instances per namespace. */
-  cloudMapInstancesPerNamespace: 2000,
-  /** EFS: access points per file system. */
-  efsAccessPointsPerFileSystem: 10_000,
-  /** Aurora PostgreSQL: max_connections is LEAST(memory / 9,531,392 bytes, 5000); an ACU is 2 GiB. */
-  auroraBytesPerConnection: 9_531_392,
-  auroraMaxConnections: 5000,
-  /** Connections kept for the control plane and admin work. */
-  reservedConnections: 50,
-  /** A pooled tenant's connection limit (lambdas/domain/tenant-plan.ts). */
-  connectionsPerTenant: 10,
-} as const;
-
-/** Each hard limit of a cell, as the number of tenants it admits, named as a refusal names it. */
-export function cellLimits(cell: CellConfig): Record<string, number> {
-  const q = CELL_QUOTAS;
-  const auroraConnections = Math.min(Math.floor((cell.auroraMaxAcu * 2 * 1024 ** 3) / q.auroraBytesPerConnection), q.auroraMaxConnections);
-  return {
-    'cache users per user group': q.cacheUsersPerUserGroup - q.platformCacheUsers,
-    'Cloud Map instances per namespace': q.cloudMapInstancesPerNamespace,
-    'EFS access points per file system': q.efsAccessPointsPerFileSystem,
-    'Aurora connections': Math.floor((auroraConnections - q.reservedConnections) / q.connectionsPerTenant),
-  };
-}
-
-/** The most tenants the cell admits: its smallest limit, or fewer if ops said so. */
-export function cellMaxTenants(cell: CellConfig): number {
-  return Math.min(cell.maxTenants ?? Number.MAX_SAFE_INTEGER, ...Object.values(cellLimits(cell)));
 }

@@ -254,7 +254,8 @@ export async function deployRehearsalWorld(assembly: CloudAssembly, workDir: str
  * The paths and ports of Lambda's machine, mapped to this one's: the EFS mount (`LocalMountPath`,
  * `/mnt/…`) to the access point's root under the stand-in file system, `/var/task` to the asset
  * folder, Lambda's CA bundle (`/var/runtime/ca-cert.pem`, which holds the RDS CAs) to the throwaway
- * CA, and the cache's port (the template's constant 6379) to the stand-in's.
+ * CA, and every cache's port in HOSTPLANE_CACHES (the template's constant 6379) to the stand-in's
+ * (every replication group is the one TLS Redis here).
  */
 function lambdaMachineOverrides(
   fn: LambdaFunction,
@@ -275,7 +276,10 @@ function lambdaMachineOverrides(
     else if (value === '/var/task' || value.startsWith('/var/task/')) overrides[name] = fn.assetDir + value.slice('/var/task'.length);
     else if (value === '/var/runtime/ca-cert.pem') overrides[name] = caFile;
   }
-  if (fn.environment.HOSTPLANE_CACHE_PORT) overrides.HOSTPLANE_CACHE_PORT = String(cachePort);
+  if (fn.environment.HOSTPLANE_CACHES) {
+    const caches = JSON.parse(fn.environment.HOSTPLANE_CACHES) as Record<string, unknown>[];
+    overrides.HOSTPLANE_CACHES = JSON.stringify(caches.map((cache) => ({ ...cache, port: cachePort })));
+  }
   return overrides;
 }
 

@@ -1,8 +1,9 @@
 /**
  * Cloud compute: a tenant's ECS service on the cell's cluster (bin-packed on its EC2 capacity
- * provider), registered in the cell's Cloud Map namespace under `<tenant>.<namespace>` (the SRV
- * name the edge forwards to), with its own EFS access point and its own task role. Every step is
- * create-or-adopt on the way up and delete-if-present on the way down.
+ * provider, bridge networking with a dynamic host port), registered in the cell's Cloud Map
+ * namespace under `<tenant>.<namespace>` (the SRV record, holding the instance's address and the
+ * host port ECS picked, that the edge forwards to), with its own EFS access point and its own task
+ * role. Every step is create-or-adopt on the way up and delete-if-present on the way down.
  */
 import {
   CreateServiceCommand,
@@ -50,8 +51,6 @@ export interface EcsComputeOptions {
   readonly namespace: { readonly id: string; readonly name: string };
   /** The cell's app-files file system. */
   readonly fileSystemId: string;
-  readonly subnets: readonly string[];
-  readonly securityGroups: readonly string[];
   /** The tenant runtime image (the reloader as entrypoint). */
   readonly tenantImage: string;
   /** The cell's task execution role: pulls the image, writes logs, reads the tenants' secrets at start. */
@@ -72,11 +71,19 @@ export interface EcsComputeOptions {
   readonly permissionsBoundaryArn: string;
   /** Tags on everything created. */
   readonly tags?: Readonly<Record<string, string>>;
-  /** How long ensureService and removeService wait for ECS (then a TransientError). @default 300_000 */
+  /**
+   * How long ensureService (all of it) and removeService wait for AWS, then a TransientError that the
+   * state machine retries. Shorter than the function's timeout (300 s, the StartTenantCompute Task's),
+   * so a cell waiting for an instance ends the attempt as a retryable error, not a Lambda timeout.
+   * @default 240_000
+   */
   readonly waitTimeoutMs?: number;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly now?: () => number;
 }
+
+/** See {@link EcsComputeOptions.waitTimeoutMs}. */
+export const DEFAULT_WAIT_TIMEOUT_MS = 240_000;
 
 /** DescribeServices takes at most ten services a call. */
 const DESCRIBE_BATCH = 10;
@@ -106,7 +113,7 @@ export class EcsCompute implements ComputePort {
     if (this.appPort === this.runtimeHealthPort) throw new ValidationError('runtimeHealthPort', `must differ from appPort (${this.appPort})`);
     this.logGroup = options.logGroupName ?? `/hostplane/${options.cluster.split('/').pop()}/tenants`;
     this.tags = { 'hostplane:managed-by': 'hostplane', ...options.tags };
-    this.poll = { sleep: options.sleep ?? realSleep, now: options.now ?? Date.now, timeoutMs: options.waitTimeoutMs ?? 300_000 };
+    this.poll = { sleep: options.sleep ?? realSleep, now: options.now ?? Date.now, timeoutMs: options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS };
     this.accessPoints = new TenantAccessPoints({ efs: options.efs, fileSystemId: options.fileSystemId, where: this.where, tags: this.tags, poll: this.poll });
     this.roles = new TenantTaskRoles({ iam: options.iam, where: this.where, permissionsBoundaryArn: options.permissionsBoundaryArn, tags: this.tags });
     this.discovery = new TenantDiscoveryServices({ serviceDiscovery: options.serviceDiscovery, namespace: options.namespace, tags: this.tags });
@@ -118,6 +125,7 @@ export class EcsCompute implements ComputePort {
    * deployment is complete.
    */
   async ensureService(spec: ComputeSpec): Promise<ComputeService> {
+    const deadline = this.poll.now() + this.poll.timeoutMs;
     const names = tenantComputeNames(spec.serviceName);
     if (names.tenantId !== spec.tenantId) {
       throw new ValidationError('serviceName', `${spec.serviceName} is not the service of tenant ${spec.tenantId}`);
@@ -146,7 +154,7 @@ export class EcsCompute implements ComputePort {
     });
     const taskDefinitionArn = await this.ensureTaskDefinition(names, definition, role.created);
     await this.ensureEcsService(names, taskDefinitionArn, registry);
-    await this.waitSteady(names, taskDefinitionArn);
+    await this.waitSteady(names, taskDefinitionArn, deadline);
     return { serviceName: names.serviceName, running: true, endpoint: this.discovery.endpointOf(names) };
   }
 
@@ -298,7 +306,6 @@ export class EcsCompute implements ComputePort {
       desiredCount: 1,
       capacityProviderStrategy: [{ capacityProvider: this.options.capacityProvider, weight: 1 }],
       placementStrategy: [{ type: 'binpack', field: 'memory' }],
-      networkConfiguration: { awsvpcConfiguration: { subnets: [...this.options.subnets], securityGroups: [...this.options.securityGroups] } },
       serviceRegistries: [this.serviceRegistry(registry)],
       deploymentConfiguration: { deploymentCircuitBreaker: { enable: true, rollback: true }, minimumHealthyPercent: 100, maximumPercent: 200 },
       enableExecuteCommand: false,
@@ -308,20 +315,37 @@ export class EcsCompute implements ComputePort {
     };
   }
 
-  /** awsvpc with an SRV record: ECS takes the port from the named container (ECS API reference, ServiceRegistry). */
+  /**
+   * Bridge networking with an SRV record: the registry must name the container and its port, and ECS
+   * registers the instance's address with the host port mapped to it (ECS API reference, ServiceRegistry).
+   */
   private serviceRegistry(registry: DiscoveryService): ServiceRegistry {
     return { registryArn: registry.arn, containerName: TENANT_CONTAINER_NAME, containerPort: this.appPort };
   }
 
   /**
    * Until a task runs and the deployment of `taskDefinition` is COMPLETED (its tasks passed their
-   * health check). A FAILED rollout (the circuit breaker gave up and rolled back) is a PermanentError.
+   * health check), at most until `deadline`. A FAILED rollout (the circuit breaker gave up and rolled
+   * back) is a PermanentError. Running out of time is a TransientError that carries the service's
+   * latest event: "unable to place a task" while the capacity provider starts an instance.
    */
-  private async waitSteady(names: TenantComputeNames, taskDefinition: string): Promise<void> {
+  private async waitSteady(names: TenantComputeNames, taskDefinition: string, deadline: number): Promise<void> {
+    let latestEvent: string | undefined;
+    try {
+      await this.pollSteady(names, taskDefinition, deadline, (event) => (latestEvent = event));
+    } catch (error) {
+      if (error instanceof TransientError && latestEvent !== undefined) throw new TransientError(`${error.message} (ECS said: ${latestEvent})`);
+      throw error;
+    }
+  }
+
+  private async pollSteady(names: TenantComputeNames, taskDefinition: string, deadline: number, onEvent: (message: string) => void): Promise<void> {
     await pollUntil(
       `ECS service ${names.serviceName} to run ${taskDefinition}`,
       async () => {
         const service = await this.describe(names.serviceName);
+        const event = service?.events?.[0]?.message;
+        if (event !== undefined) onEvent(event);
         if (service?.status !== 'ACTIVE') throw new TransientError(`ECS service ${names.serviceName} went away while it was starting`);
         const ours = service.deployments?.find((deployment) => deployment.taskDefinition === taskDefinition);
         if (ours?.rolloutState === 'FAILED') {
@@ -331,7 +355,7 @@ export class EcsCompute implements ComputePort {
         const steady = primary?.taskDefinition === taskDefinition && primary.rolloutState === 'COMPLETED' && (service.runningCount ?? 0) >= 1;
         return steady ? true : undefined;
       },
-      this.poll,
+      { ...this.poll, timeoutMs: Math.max(deadline - this.poll.now(), 0) },
     );
   }
 

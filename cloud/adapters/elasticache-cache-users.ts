@@ -127,11 +127,16 @@ export class ElastiCacheCacheUsers implements CacheUsersPort {
     await this.lock.withGroup(this.userGroupId, () => this.addToGroup(spec.userName, deadline));
   }
 
-  /** Removes the user from the group, then deletes it. False when there was no user to delete (or it was already being deleted). */
+  /**
+   * Removes the user from this cache's group and from any other group it is in (a cell has several
+   * caches, each with its group: drift fixing deletes a user through whichever cache it asks), then
+   * deletes it. False when there was no user to delete (or it was already being deleted).
+   */
   async deleteUser(userName: string): Promise<boolean> {
     checkUserId(userName);
     const deadline = this.deadline();
-    await this.lock.withGroup(this.userGroupId, () => this.removeFromGroup(userName, deadline));
+    const groups = new Set([this.userGroupId, ...((await this.describeUser(userName))?.UserGroupIds ?? [])]);
+    for (const groupId of groups) await this.lock.withGroup(groupId, () => this.removeFromGroup(groupId, userName, deadline));
     for (let attempt = 0; ; attempt++) {
       try {
         await this.client.send(new DeleteUserCommand({ UserId: userName }));
@@ -223,30 +228,30 @@ export class ElastiCacheCacheUsers implements CacheUsersPort {
     }
   }
 
-  /** The optimistic protocol of user-group-lock.ts, removing `userId`. */
-  private async removeFromGroup(userId: string, deadline: number): Promise<void> {
+  /** The optimistic protocol of user-group-lock.ts, removing `userId` from `groupId`. */
+  private async removeFromGroup(groupId: string, userId: string, deadline: number): Promise<void> {
     let removed = false;
     for (let attempt = 0; ; attempt++) {
       let group: UserGroup;
       try {
-        group = await this.describeGroupOrThrow();
+        group = await this.describeGroupOrThrow(groupId);
       } catch (error) {
         if (isAwsError(error, 'UserGroupNotFoundFault')) return;
-        throw toDomainError(error, `describing cache user group ${this.userGroupId}`);
+        throw toDomainError(error, `describing cache user group ${groupId}`);
       }
       const membership = membershipOf(group, userId);
       const active = group.Status === 'active';
       if (membership === 'absent' && (active || !removed)) return;
       if (active && membership === 'member' && !removed) {
         try {
-          await this.client.send(new ModifyUserGroupCommand({ UserGroupId: this.userGroupId, UserIdsToRemove: [userId] }));
+          await this.client.send(new ModifyUserGroupCommand({ UserGroupId: groupId, UserIdsToRemove: [userId] }));
           removed = true;
         } catch (error) {
           if (isAwsError(error, 'UserNotFoundFault')) return;
-          if (!isAwsError(error, ...BUSY)) throw toDomainError(error, `removing cache user ${userId} from user group ${this.userGroupId}`);
+          if (!isAwsError(error, ...BUSY)) throw toDomainError(error, `removing cache user ${userId} from user group ${groupId}`);
         }
       }
-      await this.pause(`cache user group ${this.userGroupId} to let go of ${userId} and be active (it is ${group.Status ?? 'in an unknown state'})`, deadline, attempt);
+      await this.pause(`cache user group ${groupId} to let go of ${userId} and be active (it is ${group.Status ?? 'in an unknown state'})`, deadline, attempt);
     }
   }
 
@@ -280,11 +285,11 @@ export class ElastiCacheCacheUsers implements CacheUsersPort {
     }
   }
 
-  /** The group as AWS reports it; AWS errors pass through unmapped, for the caller to recognise. */
-  private async describeGroupOrThrow(): Promise<UserGroup> {
-    const { UserGroups } = await this.client.send(new DescribeUserGroupsCommand({ UserGroupId: this.userGroupId }));
-    const group = UserGroups?.find((candidate) => candidate.UserGroupId === this.userGroupId);
-    if (!group) throw new PermanentError(`describing cache user group ${this.userGroupId}: not in the answer`);
+  /** The group (this cache's, unless named) as AWS reports it; AWS errors pass through unmapped, for the caller to recognise. */
+  private async describeGroupOrThrow(groupId = this.userGroupId): Promise<UserGroup> {
+    const { UserGroups } = await this.client.send(new DescribeUserGroupsCommand({ UserGroupId: groupId }));
+    const group = UserGroups?.find((candidate) => candidate.UserGroupId === groupId);
+    if (!group) throw new PermanentError(`describing cache user group ${groupId}: not in the answer`);
     return group;
   }
 

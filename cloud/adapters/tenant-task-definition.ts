@@ -18,6 +18,8 @@ const APP_FILES_VOLUME = 'app-files';
 /** Seconds ECS waits after SIGTERM before SIGKILL (at most 120 on EC2); the reloader drains within its own, shorter deadline. */
 const STOP_TIMEOUT_SECONDS = 30;
 const DRAIN_DEADLINE_MS = 20_000;
+/** Connections each release's pool may hold. */
+const DATABASE_POOL_MAX = 3;
 
 /** Everything a tenant's task definition is made of. */
 export interface TenantTaskDefinitionSettings {
@@ -41,20 +43,28 @@ export function tenantEnvironment(settings: TenantTaskDefinitionSettings): Recor
   return {
     HOSTPLANE_TENANT_ID: spec.tenantId,
     HOSTPLANE_APP_DIR: CONTAINER_APP_DIR,
-    // awsvpc: the task has its own network interface, and the edge reaches it there.
+    // bridge: the container has its own network namespace; Docker publishes PORT on a dynamic host port.
     HOST: '0.0.0.0',
     PORT: String(settings.appPort),
     HOSTPLANE_RUNTIME_HEALTH_HOST: '127.0.0.1',
     HOSTPLANE_RUNTIME_HEALTH_PORT: String(settings.runtimeHealthPort),
     HOSTPLANE_DRAIN_DEADLINE_MS: String(DRAIN_DEADLINE_MS),
-    // Old and new release overlap during a swap: both within the role's connection limit.
-    HOSTPLANE_DB_POOL_MAX: '4',
+    // Old and new release overlap during a swap: 2 × 3 is within a pooled role's limit of 6 (tenant-plan.ts).
+    HOSTPLANE_DB_POOL_MAX: String(DATABASE_POOL_MAX),
     ...(spec.assetsBucket !== undefined ? { HOSTPLANE_ASSETS_BUCKET: spec.assetsBucket } : {}),
   };
 }
 
 /**
- * The RegisterTaskDefinition input, tagged with the hash of everything else in it. The runtime
+ * The RegisterTaskDefinition input, tagged with the hash of everything else in it.
+ *
+ * Bridge networking with a dynamic host port (`hostPort: 0`): tasks share their instance's network
+ * interface, so an instance holds as many tenants as its CPU and memory allow instead of one per
+ * ENI (awsvpc: 2 on an m7g.large), and ECS writes the host port it picked into the tenant's SRV
+ * record (the service registry names the container and its port). Sizes are the container's: a
+ * soft reservation that placement packs by, a hard limit that stops one tenant starving the rest.
+ *
+ * The runtime
  * health check runs `node` (the image's own runtime) inside the container, against the loopback
  * port where the reloader answers `/__runtime/healthz` whatever the app's state: a broken release
  * is the deploy's rollback to handle, not a reason to replace the container.
@@ -66,16 +76,18 @@ export function tenantTaskDefinition(settings: TenantTaskDefinitionSettings): Re
     family: spec.serviceName,
     taskRoleArn: settings.taskRoleArn,
     executionRoleArn: settings.executionRoleArn,
-    networkMode: 'awsvpc',
+    networkMode: 'bridge',
     requiresCompatibilities: ['EC2'],
-    cpu: String(spec.cpuUnits),
-    memory: String(spec.memoryMb),
     containerDefinitions: [
       {
         name: TENANT_CONTAINER_NAME,
         image: settings.image,
         essential: true,
-        portMappings: [{ name: 'http', containerPort: settings.appPort, protocol: 'tcp' }],
+        cpu: spec.cpuUnits,
+        memory: spec.memoryMb,
+        memoryReservation: Math.min(spec.memoryReservationMb ?? spec.memoryMb, spec.memoryMb),
+        // Only the app's port is published; the runtime's health port stays on the container's loopback.
+        portMappings: [{ name: 'http', containerPort: settings.appPort, hostPort: 0, protocol: 'tcp' }],
         environment: Object.entries(tenantEnvironment(settings)).map(([name, value]) => ({ name, value })),
         secrets: [...settings.secrets],
         // Read-write: the reloader writes status.json beside `current`. The access point confines the

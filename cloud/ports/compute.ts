@@ -20,8 +20,6 @@ export function computePort(context: CloudContext): ComputePort {
     capacityProvider: requireVariable(env, 'capacityProvider', neededFor),
     namespace: { id: requireVariable(env, 'namespaceId', neededFor), name: requireVariable(env, 'namespaceName', neededFor) },
     fileSystemId: requireVariable(env, 'fileSystemId', neededFor),
-    subnets: requireVariable(env, 'tenantSubnets', neededFor).split(','),
-    securityGroups: [requireVariable(env, 'tenantSecurityGroup', neededFor)],
     tenantImage: requireVariable(env, 'tenantImage', neededFor),
     executionRoleArn: requireVariable(env, 'tenantExecutionRoleArn', neededFor),
     permissionsBoundaryArn: requireVariable(env, 'tenantPermissionsBoundaryArn', neededFor),

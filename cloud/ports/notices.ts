@@ -1,17 +1,17 @@
 import type { NoticesPort } from '../../lambdas/ports/notices.js';
 import { RedisNotices } from '../adapters/redis-notices.js';
 import type { CloudContext } from '../cloud-context.js';
-import { integerVariable, requireVariable } from '../cloud-environment.js';
+import { cachesVariable } from '../cloud-environment.js';
 
-/** PUBLISH on the cell's cache over TLS, as the control plane's own cache user. */
-export function noticesPort(context: CloudContext): NoticesPort {
-  const { env } = context;
-  const neededFor = 'the notices port (PUBLISH on the cell cache)';
-  const secretArn = requireVariable(env, 'cacheNoticesSecretArn', neededFor);
-  return new RedisNotices({
-    host: requireVariable(env, 'cacheHost', neededFor),
-    port: integerVariable(env, 'cachePort', neededFor, 1, 65_535),
-    tls: true,
-    credentials: async () => JSON.parse(await context.secretString(secretArn)) as { username: string; password: string },
-  });
+/** PUBLISH over TLS on each cache of the cell (`HOSTPLANE_CACHES`), as that cache's control-plane user; each connects on first use. */
+export function noticesPort(context: CloudContext): NoticesPort[] {
+  return cachesVariable(context.env, 'the notices port (PUBLISH on the cell caches)').map(
+    (cache) =>
+      new RedisNotices({
+        host: cache.host,
+        port: cache.port,
+        tls: true,
+        credentials: async () => JSON.parse(await context.secretString(cache.noticesSecretArn)) as { username: string; password: string },
+      }),
+  );
 }

@@ -16,6 +16,8 @@ export interface LoadedDeployment {
   readonly app: string;
   readonly allowDestructive: boolean;
   readonly names: TenantResourceNames;
+  /** The cache the tenant lives on (its plan's), where Publish sends the deploy notice. Absent (loaded before cells had several): cache 0. */
+  readonly cache?: number;
 }
 
 export interface DeployStepInput {

@@ -1,5 +1,6 @@
 import { parseAppDefinition, type AppDefinition } from '../app-definition/app-definition-schema.js';
 import { ConflictError, PermanentError } from '../domain/errors.js';
+import { tenantCacheIndex } from '../domain/tenant-plan.js';
 import type { SqlPort } from '../ports/sql.js';
 import { DeploymentRegistry } from '../registry/deployment-registry.js';
 import { TenantRegistry } from '../registry/tenant-registry.js';
@@ -25,6 +26,7 @@ export async function loadDeployment(input: DeployExecutionInput, sql: SqlPort):
     app: definition.name,
     allowDestructive: deployment.allowDestructive,
     names: tenant.plan.names,
+    cache: tenantCacheIndex(tenant.plan),
   };
 }
 

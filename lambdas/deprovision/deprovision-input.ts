@@ -12,6 +12,8 @@ export interface DeprovisionExecutionInput {
 export interface DeprovisionTarget {
   readonly tenantId: string;
   readonly names: TenantResourceNames | null;
+  /** The cache its cache user lives on (its plan's). Absent (gathered before cells had several caches): cache 0. */
+  readonly cache?: number;
 }
 
 /** What every removal step receives. */

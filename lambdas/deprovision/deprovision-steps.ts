@@ -1,6 +1,7 @@
 import { ConflictError } from '../domain/errors.js';
 import { tenantResourceNames } from '../domain/naming.js';
 import { tenantIdSchema } from '../domain/tenant-id.js';
+import { tenantCacheIndex } from '../domain/tenant-plan.js';
 import type { SqlPort } from '../ports/sql.js';
 import { TENANT_RESOURCE_REMOVALS, type RemovableResource, type RemovalPorts } from '../provision/remove-tenant-resources.js';
 import { describeCaughtError } from '../provision/workflow-input.js';
@@ -23,7 +24,7 @@ export async function markDeprovisioning(input: DeprovisionExecutionInput, sql: 
     if (!alreadyDone && tenant.status !== 'DEPROVISIONING') await registry.transition(input.tenantId, 'DEPROVISIONING', { lastError: null });
     const tenantId = tenantIdSchema.parse(input.tenantId);
     const names = tenant.plan?.names ?? (tenant.cell ? tenantResourceNames({ environment, cell: tenant.cell }, tenantId) : null);
-    return { tenantId, names };
+    return { tenantId, names, cache: tenant.plan ? tenantCacheIndex(tenant.plan) : 0 };
   });
 }
 
@@ -35,7 +36,7 @@ export async function removeTenantResource(
 ): Promise<{ status: 'removed' | 'skipped'; skipped?: string }> {
   const { names } = input.tenant;
   if (!names) return { status: 'skipped', skipped: 'the tenant was never planned, so it has no resources' };
-  return (await TENANT_RESOURCE_REMOVALS[resource](names, ports)) ? { status: 'removed' } : { status: 'skipped', skipped: `no ${resource} (already gone)` };
+  return (await TENANT_RESOURCE_REMOVALS[resource]({ names, cache: input.tenant.cache ?? 0 }, ports)) ? { status: 'removed' } : { status: 'skipped', skipped: `no ${resource} (already gone)` };
 }
 
 /** MarkTenantDeleted: the tenant is DELETED (its id free again), the operation SUCCEEDED. A retry changes nothing. */

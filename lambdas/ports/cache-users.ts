@@ -1,3 +1,5 @@
+import { PermanentError } from '../domain/errors.js';
+
 /** One tenant's cache user: it may touch only keys and channels matching its patterns. */
 export interface CacheUserSpec {
   readonly userName: string;
@@ -29,4 +31,16 @@ export interface CacheUsersPort {
   userExists(userName: string): Promise<boolean>;
   /** Names of the users that start with `prefix` (this environment's: `hp-<env>-`), sorted. */
   listUsers(prefix: string): Promise<string[]>;
+}
+
+/**
+ * The port of cache `index` among the cell's (`Ports.cacheUsers` or `Ports.notices`), or a clear
+ * error: a plan naming a cache the cell does not have is a configuration or placement bug.
+ */
+export function cacheOf<P>(caches: readonly P[], index: number): P {
+  const port = Number.isInteger(index) ? caches[index] : undefined;
+  if (port === undefined) {
+    throw new PermanentError(`the tenant lives on cache ${index}, but this cell has ${caches.length} (0 to ${caches.length - 1}); were caches removed from the cell?`);
+  }
+  return port;
 }

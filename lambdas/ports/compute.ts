@@ -15,7 +15,10 @@ export interface ComputeSpec {
   readonly serviceName: string;
   readonly tenantId: string;
   readonly displayName: string;
+  /** The hard memory limit. */
   readonly memoryMb: number;
+  /** What the service reserves on its host, soft (at most `memoryMb`). @default memoryMb */
+  readonly memoryReservationMb?: number;
   readonly cpuUnits: number;
   /** Folder of the tenant's app files, relative to the app-files root. */
   readonly appFilesFolder: string;

@@ -1,5 +1,6 @@
 import { tenantIdSchema } from '../domain/tenant-id.js';
 import { tenantResourceNames } from '../domain/naming.js';
+import { tenantCacheIndex } from '../domain/tenant-plan.js';
 import type { Ports } from '../ports/index.js';
 import type { SqlPort } from '../ports/sql.js';
 import { TenantRegistry } from '../registry/tenant-registry.js';
@@ -36,7 +37,8 @@ export async function compensateProvision(
   }
   const names = input.plan?.names ?? (await namesFromRegistry(input, ports));
   if (!names) return { removed: [], skipped: 'the tenant was never planned, so nothing of it exists' };
-  return removeTenantResources(names, ports);
+  // Planning failed before it chose a cache: no cache user was made, and cache 0 finds none to remove.
+  return removeTenantResources({ names, cache: input.plan ? tenantCacheIndex(input.plan) : 0 }, ports);
 }
 
 async function namesFromRegistry(input: ProvisionFailureInput, ports: Pick<Ports, 'sql' | 'config'>) {

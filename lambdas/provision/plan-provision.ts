@@ -1,5 +1,5 @@
 import { ConflictError, PermanentError } from '../domain/errors.js';
-import { parseProvisionRequest, placeTenant, planTenant, type TenantPlan } from '../domain/tenant-plan.js';
+import { parseProvisionRequest, placeCache, placeTenant, planTenant, wantsCache, type TenantPlan } from '../domain/tenant-plan.js';
 import type { PlatformConfig } from '../ports/index.js';
 import type { SqlPort } from '../ports/sql.js';
 import { TenantRegistry } from '../registry/tenant-registry.js';
@@ -7,8 +7,9 @@ import type { ProvisionExecutionInput } from './workflow-input.js';
 
 /**
  * The first provision step: validates the request again (the state machine may be started by
- * other callers than the API), places the tenant in a cell with room, assembles its plan, and
- * moves it to PROVISIONING, all in one transaction.
+ * other callers than the API), places the tenant in a cell with room and, if it wants a cache, on
+ * the cell's cache holding the fewest tenants, assembles its plan, and moves it to PROVISIONING,
+ * all in one transaction. A retry keeps the cell and cache the first attempt chose.
  */
 export async function planProvision(input: ProvisionExecutionInput, sql: SqlPort, config: PlatformConfig): Promise<TenantPlan> {
   const request = parseProvisionRequest(input.request);
@@ -26,7 +27,12 @@ export async function planProvision(input: ProvisionExecutionInput, sql: SqlPort
       tenant.cell && config.cells.some((c) => c.cell === tenant.cell)
         ? tenant.cell
         : placeTenant(config.cells.map((c) => ({ ...c, tenants: occupancy.get(c.cell) ?? 0 })));
-    const plan = planTenant(request, config.environment, cell);
+    const cellConfig = config.cells.find((c) => c.cell === cell);
+    const planned = tenant.plan?.scope.cell === cell && tenant.plan.cache.index !== undefined ? tenant.plan.cache.index : undefined;
+    const cacheIndex = !wantsCache(request)
+      ? 0
+      : (planned ?? placeCache(cell, await registry.countTenantsByCache(cell, cellConfig?.caches ?? 1), cellConfig?.tenantsPerCache));
+    const plan = planTenant(request, config.environment, cell, cacheIndex);
     await registry.transition(request.tenantId, 'PROVISIONING', { lastError: null });
     await registry.savePlan(request.tenantId, plan);
     await registry.audit({
@@ -34,7 +40,7 @@ export async function planProvision(input: ProvisionExecutionInput, sql: SqlPort
       action: 'tenant.provision.planned',
       tenantId: request.tenantId,
       operationId: input.operationId,
-      detail: { cell, tier: plan.tier },
+      detail: { cell, tier: plan.tier, cache: plan.cache.index ?? null },
     });
     return plan;
   });

@@ -33,6 +33,7 @@ export function computeSpecFor(plan: TenantPlan): ComputeSpec {
     tenantId: plan.tenantId,
     displayName: plan.displayName,
     memoryMb: plan.compute.memoryMb,
+    ...(plan.compute.memoryReservationMb !== undefined ? { memoryReservationMb: plan.compute.memoryReservationMb } : {}),
     cpuUnits: plan.compute.cpuUnits,
     appFilesFolder: plan.names.appFilesFolder,
     assetsBucket: plan.names.assetsBucket,

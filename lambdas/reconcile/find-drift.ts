@@ -116,11 +116,7 @@ export async function gatherInventory(ports: Omit<DriftPorts, 'config'>, environ
       { pattern: likePrefix(prefixes.underscored), registry: registryDatabaseName(environment) },
     ),
     names('SELECT rolname FROM pg_roles WHERE rolname LIKE :pattern ORDER BY rolname', 'rolname', { pattern: likePrefix(prefixes.underscored) }),
-    (async () => {
-      const availability = await ports.cacheUsers.availability();
-      if (!availability.available) return { availability: { available: false, reason: availability.reason } as const, users: [] };
-      return { availability: { available: true } as const, users: await ports.cacheUsers.listUsers(prefixes.dashed) };
-    })(),
+    cacheInventory(ports.cacheUsers, prefixes.dashed),
     ports.secrets.list(prefixes.secrets),
     (async () => {
       const ours = (await ports.compute.listServices()).filter((name) => name.startsWith(prefixes.dashed));
@@ -349,4 +345,25 @@ export function tenantOfName(resource: DriftResource, name: string, environment:
   const id = tenantIdSchema.safeParse(match[2]!.replaceAll('_', '-'));
   if (!id.success) return null;
   return pattern[1](tenantResourceNames({ environment: env, cell: match[1]! }, id.data)).includes(name) ? id.data : null;
+}
+
+/**
+ * The cache users of every cache of the cell (each its own user group), as one sorted list. A cache
+ * that cannot be reached makes the whole inventory unavailable, named: users it holds cannot be
+ * told from missing ones.
+ */
+async function cacheInventory(
+  caches: DriftPorts['cacheUsers'],
+  prefix: string,
+): Promise<{ availability: { available: true } | { available: false; reason: string }; users: string[] }> {
+  const users = new Set<string>();
+  for (const [index, cache] of caches.entries()) {
+    const availability = await cache.availability();
+    if (!availability.available) {
+      const which = caches.length > 1 ? `cache ${index}: ` : '';
+      return { availability: { available: false, reason: `${which}${availability.reason}` }, users: [] };
+    }
+    for (const user of await cache.listUsers(prefix)) users.add(user);
+  }
+  return { availability: { available: true }, users: [...users].sort() };
 }

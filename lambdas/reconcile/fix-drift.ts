@@ -173,7 +173,13 @@ function removers(ports: FixPorts): Readonly<Record<DriftResource, (name: string
     route: (name) => ports.edge.removeRoute(name),
     compute: (name) => ports.compute.removeService(name),
     'static assets': (name) => ports.edge.removeStaticAssets(name),
-    'cache user': (name) => ports.cacheUsers.deleteUser(name),
+    // Through every cache in turn: the report names the user, not its cache, and each is asked (the
+    // first that holds it removes it; the others find nothing).
+    'cache user': async (name) => {
+      let removed = false;
+      for (const cache of ports.cacheUsers) removed = (await cache.deleteUser(name)) || removed;
+      return removed;
+    },
     secrets: (name) => ports.secrets.delete(name),
     database: async (name) => {
       const existed = await exists('SELECT 1 FROM pg_database WHERE datname = :name', name);

@@ -25,16 +25,30 @@ export interface CellCacheProps {
   readonly subnets: ISubnet[];
   /** e.g. `cache.t4g.small` (Graviton). */
   readonly nodeType: string;
+  /**
+   * Which of the cell's caches this is (a tenant's plan names it). Cache 0 keeps the names a cell
+   * had when it had one cache; cache i > 0 adds `-<i>` to every physical name. @default 0
+   */
+  readonly index?: number;
+  /** Another cache of the cell whose security group and subnet group this one shares. @default - its own */
+  readonly shareNetworkOf?: CellCache;
 }
 
 /**
- * The cell's cache: an ElastiCache Valkey replication group (a primary and a replica in another AZ,
- * automatic failover) with TLS and at-rest encryption and RBAC. Its user group holds a disabled
- * `default` user (every group must hold a user named `default`; this one cannot log in), the
- * control plane's publish-only user, and the tenant users the control plane adds at run time.
+ * One of the cell's caches: an ElastiCache Valkey replication group (a primary and a replica in
+ * another AZ, automatic failover) with TLS and at-rest encryption and RBAC. Its user group holds a
+ * disabled `default` user (every group must hold a user named `default`; this one cannot log in),
+ * the control plane's publish-only user, and the tenant users the control plane adds at run time.
+ * A replication group takes one user group, and a user group holds 100 users, so a cell has several
+ * of these (`CellStack`, setting `caches`).
  */
 export class CellCache extends Construct {
+  /** Its index among the cell's caches. */
+  public readonly index: number;
   public readonly replicationGroup: CfnReplicationGroup;
+  /** The replication group's id. */
+  public readonly replicationGroupId: string;
+  public readonly subnetGroup: CfnSubnetGroup;
   public readonly userGroupId: string;
   public readonly userEngine = CACHE_USER_ENGINE;
   /** The primary endpoint (TLS). */
@@ -48,23 +62,29 @@ export class CellCache extends Construct {
   constructor(scope: Construct, id: string, props: CellCacheProps) {
     super(scope, id);
     const { names, vpc } = props;
-    this.securityGroup = new SecurityGroup(this, 'SecurityGroup', { vpc, description: `${names.prefix} cache`, allowAllOutbound: false });
-    const subnetGroup = new CfnSubnetGroup(this, 'SubnetGroup', {
-      cacheSubnetGroupName: `${names.prefix}-cache`,
-      description: `${names.prefix} cache, private subnets`,
-      subnetIds: props.subnets.map((subnet) => subnet.subnetId),
-    });
+    this.index = props.index ?? 0;
+    const suffix = this.index === 0 ? '' : `-${this.index}`;
+    const shared = props.shareNetworkOf;
+    this.securityGroup = shared?.securityGroup ?? new SecurityGroup(this, 'SecurityGroup', { vpc, description: `${names.prefix} cache`, allowAllOutbound: false });
+    this.subnetGroup =
+      shared?.subnetGroup ??
+      new CfnSubnetGroup(this, 'SubnetGroup', {
+        cacheSubnetGroupName: `${names.prefix}-cache${suffix}`,
+        description: `${names.prefix} cache, private subnets`,
+        subnetIds: props.subnets.map((subnet) => subnet.subnetId),
+      });
+    const subnetGroup = this.subnetGroup;
 
     const disabledDefault = new CfnUser(this, 'DisabledDefaultUser', {
-      userId: `${names.prefix}-default-off`,
+      userId: `${names.prefix}-default-off${suffix}`,
       userName: 'default',
       engine: CACHE_USER_ENGINE,
       accessString: 'off -@all',
       noPasswordRequired: true,
     });
-    const controlPlaneUserName = `${names.prefix}-control-plane`;
+    const controlPlaneUserName = `${names.prefix}-control-plane${suffix}`;
     this.controlPlaneSecret = new Secret(this, 'ControlPlaneSecret', {
-      secretName: `${names.sharedSecretPrefix}/cache-control-plane`,
+      secretName: `${names.sharedSecretPrefix}/cache-control-plane${suffix}`,
       description: `${names.prefix}: the control plane's cache user (publish on t:* only)`,
       // ElastiCache passwords: 16 to 128 printable characters without / " @ or spaces.
       generateSecretString: {
@@ -87,7 +107,7 @@ export class CellCache extends Construct {
       passwords: [this.controlPlaneSecret.secretValueFromJson('password').unsafeUnwrap()],
     });
     const userGroup = new CfnUserGroup(this, 'UserGroup', {
-      userGroupId: `${names.prefix}-users`,
+      userGroupId: `${names.prefix}-users${suffix}`,
       engine: CACHE_USER_ENGINE,
       userIds: [disabledDefault.userId, controlPlaneUser.userId],
     });
@@ -95,8 +115,8 @@ export class CellCache extends Construct {
     userGroup.node.addDependency(controlPlaneUser);
 
     this.replicationGroup = new CfnReplicationGroup(this, 'ReplicationGroup', {
-      replicationGroupId: names.prefix,
-      replicationGroupDescription: `${names.prefix}: tenant caches and deploy notices`,
+      replicationGroupId: `${names.prefix}${suffix}`,
+      replicationGroupDescription: `${names.prefix}: tenant caches and deploy notices${this.index === 0 ? '' : ` (cache ${this.index})`}`,
       engine: 'valkey',
       engineVersion: '8.0',
       cacheNodeType: props.nodeType,
@@ -121,6 +141,7 @@ export class CellCache extends Construct {
     // No DependsOn on the subnet group or the user group: the Refs above already order them first.
     this.connections = new Connections({ securityGroups: [this.securityGroup], defaultPort: Port.tcp(CACHE_PORT) });
     this.userGroupId = userGroup.ref;
+    this.replicationGroupId = this.replicationGroup.ref;
     this.endpoint = { host: this.replicationGroup.attrPrimaryEndPointAddress, port: CACHE_PORT };
   }
 }

@@ -32,11 +32,23 @@ export interface CellComputeProps {
 }
 
 /**
+ * The host ports Docker picks from for a `hostPort: 0` mapping: the Linux kernel's ephemeral range
+ * on the ECS-optimized AMI (`/proc/sys/net/ipv4/ip_local_port_range`; ECS API reference,
+ * PortMapping). Tenant tasks use bridge networking, so the edge reaches them on these ports.
+ */
+export const DYNAMIC_HOST_PORTS = { from: 32768, to: 60999 } as const;
+
+/** What the ECS agent keeps for itself and the OS on each instance (`ECS_RESERVED_MEMORY`), in MiB. */
+export const ECS_RESERVED_MEMORY_MIB = 256;
+
+/**
  * Where tenant services run: an ECS cluster (Container Insights on) whose only capacity is an EC2
  * Auto Scaling group of arm64 ECS-optimized instances behind a capacity provider with managed
  * scaling (target 100%, so services placed with binpack fill instances before new ones start),
  * managed termination protection and managed draining. Also what every tenant task shares: its
- * execution role, log group and security group.
+ * execution role and log group. Tenant tasks use bridge networking: they share their instance's
+ * network interface, so the instances' security group is theirs too (whatever a tenant reaches,
+ * its instance reaches), and no ENI is spent per tenant.
  */
 export class CellCompute extends Construct {
   public readonly cluster: Cluster;
@@ -44,10 +56,11 @@ export class CellCompute extends Construct {
   public readonly capacityProvider: AsgCapacityProvider;
   /** The name a tenant service's capacity provider strategy names. */
   public readonly capacityProviderName: string;
-  /** The container instances' own group (ECS agent, image pulls, EFS mounts done by the host). */
+  /**
+   * The container instances' group: the ECS agent, image pulls and EFS mounts done by the host, and
+   * every tenant task (bridge networking), which the edge reaches on {@link DYNAMIC_HOST_PORTS}.
+   */
   public readonly instanceSecurityGroup: SecurityGroup;
-  /** The group of every tenant task (awsvpc). Holds no rule of its own; others grant it access. */
-  public readonly tenantSecurityGroup: SecurityGroup;
   /** Pulls the tenant image, writes tenant logs, reads the cell's tenant secrets (`<secretPrefix>/*`). */
   public readonly tenantExecutionRole: Role;
   public readonly tenantLogGroup: LogGroup;
@@ -74,8 +87,16 @@ export class CellCompute extends Construct {
       });
     }
     const userData = UserData.forLinux();
-    // awsvpc tasks must not borrow the instance role from the metadata service.
-    userData.addCommands('echo ECS_AWSVPC_BLOCK_IMDS=true >> /etc/ecs/ecs.config');
+    // No task may borrow the instance role from the metadata service: awsvpc tasks (the edge) by the
+    // agent's setting; bridge tasks (tenants) by dropping what containers send to it (ECS developer
+    // guide, "Amazon ECS task IAM role": restricting access to instance metadata), besides the hop
+    // limit of 1, which keeps IMDSv2 tokens from reaching a container. Task roles on in bridge mode.
+    userData.addCommands(
+      'echo ECS_AWSVPC_BLOCK_IMDS=true >> /etc/ecs/ecs.config',
+      'echo ECS_ENABLE_TASK_IAM_ROLE=true >> /etc/ecs/ecs.config',
+      `echo ECS_RESERVED_MEMORY=${ECS_RESERVED_MEMORY_MIB} >> /etc/ecs/ecs.config`,
+      'iptables --insert FORWARD 1 --in-interface docker+ --destination 169.254.169.254/32 --jump DROP',
+    );
     const launchTemplate = new LaunchTemplate(this, 'LaunchTemplate', {
       machineImage: EcsOptimizedImage.amazonLinux2023(AmiHardwareType.ARM),
       instanceType: props.instanceType,
@@ -116,11 +137,6 @@ export class CellCompute extends Construct {
     this.cluster.addDefaultCapacityProviderStrategy([{ capacityProvider: this.capacityProvider.capacityProviderName, weight: 1 }]);
     this.capacityProviderName = this.capacityProvider.capacityProviderName;
 
-    this.tenantSecurityGroup = new SecurityGroup(this, 'TenantSecurityGroup', {
-      vpc,
-      description: `${names.prefix} tenant tasks`,
-      allowAllOutbound: false,
-    });
     this.tenantLogGroup = new LogGroup(this, 'TenantLogs', {
       logGroupName: `/hostplane/${names.environment}/${names.cell}/tenants`,
       retention: RetentionDays.ONE_MONTH,

@@ -35,6 +35,12 @@ export const EDGE_PORT = 8000;
 /** The path Caddy answers for the load balancer's health check, whatever the tenants' state. */
 export const EDGE_HEALTH_PATH = '/__edge/healthz';
 
+/** What each Caddy task reserves on the tenants' fleet (the cell's limits table counts it). */
+export const EDGE_TASK_SIZE = { cpu: 256, memoryReservationMiB: 256, memoryLimitMiB: 512 } as const;
+
+/** How many Caddy tasks run by default. */
+export const DEFAULT_EDGE_TASK_COUNT = 2;
+
 /** The edge image's build folder (a Dockerfile and a Caddyfile). */
 export const EDGE_IMAGE_DIR = join(REPOSITORY_ROOT, 'runtime', 'edge');
 
@@ -48,9 +54,10 @@ export interface CellIngressProps {
   readonly namespaceName: string;
   /** `host:port` of the VPC resolver (its `DNS_RESOLVER`). */
   readonly dnsResolver: string;
-  /** The tenant tasks' group, which the edge may reach on `tenantAppPort`. */
-  readonly tenantSecurityGroup: ISecurityGroup;
-  readonly tenantAppPort: number;
+  /** The group of the instances that run tenant tasks (bridge networking), which the edge may reach on `tenantHostPorts`. */
+  readonly tenantHostSecurityGroup: ISecurityGroup;
+  /** The host ports tenant tasks are published on (a dynamic range: their SRV records say which). */
+  readonly tenantHostPorts: { readonly from: number; readonly to: number };
   /** Serve HTTPS on 443 with this ACM certificate (in the stack's region). @default - HTTP on 80 */
   readonly certificateArn?: string;
   /** The CloudFront origin-facing prefix list's id. @default - found at deploy time ({@link CloudFrontOriginPrefixList}) */
@@ -97,9 +104,9 @@ export class CellIngress extends Construct {
     const taskDefinition = new Ec2TaskDefinition(this, 'EdgeTask', { networkMode: NetworkMode.AWS_VPC });
     taskDefinition.addContainer('caddy', {
       image: props.edgeImage ?? ContainerImage.fromAsset(EDGE_IMAGE_DIR, { platform: Platform.LINUX_ARM64 }),
-      cpu: 256,
-      memoryReservationMiB: 256,
-      memoryLimitMiB: 512,
+      cpu: EDGE_TASK_SIZE.cpu,
+      memoryReservationMiB: EDGE_TASK_SIZE.memoryReservationMiB,
+      memoryLimitMiB: EDGE_TASK_SIZE.memoryLimitMiB,
       portMappings: [{ containerPort: EDGE_PORT, name: 'http' }],
       environment: {
         EDGE_PORT: String(EDGE_PORT),
@@ -127,7 +134,7 @@ export class CellIngress extends Construct {
     this.edgeService = new Ec2Service(this, 'EdgeService', {
       cluster: props.cluster,
       taskDefinition,
-      desiredCount: props.edgeTaskCount ?? 2,
+      desiredCount: props.edgeTaskCount ?? DEFAULT_EDGE_TASK_COUNT,
       capacityProviderStrategies: [{ capacityProvider: props.capacityProviderName, weight: 1 }],
       placementStrategies: [PlacementStrategy.spreadAcross(BuiltInAttributes.AVAILABILITY_ZONE)],
       securityGroups: [this.edgeSecurityGroup],
@@ -136,7 +143,11 @@ export class CellIngress extends Construct {
       maxHealthyPercent: 200,
       circuitBreaker: { rollback: true },
     });
-    this.edgeService.connections.allowTo(props.tenantSecurityGroup, Port.tcp(props.tenantAppPort), 'edge to tenant apps');
+    this.edgeService.connections.allowTo(
+      props.tenantHostSecurityGroup,
+      Port.tcpRange(props.tenantHostPorts.from, props.tenantHostPorts.to),
+      'edge to tenant apps on their dynamic host ports',
+    );
 
     this.loadBalancerSecurityGroup = new SecurityGroup(this, 'LoadBalancerSecurityGroup', {
       vpc,

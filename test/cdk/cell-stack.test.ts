@@ -6,10 +6,10 @@ import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { InstanceClass, InstanceSize, InstanceType } from 'aws-cdk-lib/aws-ec2';
 import { CellStack } from '../../lib/cell-stack.js';
 import { CACHE_USER_ENGINE, CONTROL_PLANE_CACHE_ACCESS } from '../../lib/cell/cell-cache.js';
+import { DYNAMIC_HOST_PORTS, ECS_RESERVED_MEMORY_MIB } from '../../lib/cell/cell-compute.js';
 import { EDGE_HEALTH_PATH, EDGE_PORT } from '../../lib/cell/cell-ingress.js';
 import { vpcResolverAddress } from '../../lib/cell/cell-network.js';
 import { CLOUDFRONT_ORIGIN_FACING_PREFIX_LIST } from '../../lib/cell/cloudfront-origin-prefix-list.js';
-import { TENANT_APP_PORT } from '../../lib/cell/tenant-image.js';
 
 /** Synthesis fingerprints the image contexts and validates the template: done once per stack. */
 const SYNTH_TIMEOUT_MS = 180_000;
@@ -211,7 +211,7 @@ describe('CellStack', () => {
       });
     });
 
-    it('launches arm64 ECS-optimized instances with IMDSv2 required, a hop limit of 1, encrypted EBS and the metadata service closed to awsvpc tasks', () => {
+    it('launches arm64 ECS-optimized instances with IMDSv2 required, a hop limit of 1, encrypted EBS and the metadata service closed to awsvpc and bridge tasks', () => {
       const [, launchTemplate] = only('AWS::EC2::LaunchTemplate');
       const data = launchTemplate.Properties['LaunchTemplateData'] as Record<string, unknown>;
       const imageParameter = idOf(data['ImageId']);
@@ -224,7 +224,11 @@ describe('CellStack', () => {
         }),
       );
       expect(template.toJSON().Parameters[imageParameter!].Default).toBe('/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id');
-      expect(JSON.stringify(data['UserData'])).toContain('ECS_AWSVPC_BLOCK_IMDS=true');
+      const userData = JSON.stringify(data['UserData']);
+      expect(userData).toContain('ECS_AWSVPC_BLOCK_IMDS=true');
+      expect(userData).toContain('ECS_ENABLE_TASK_IAM_ROLE=true');
+      expect(userData).toContain(`ECS_RESERVED_MEMORY=${ECS_RESERVED_MEMORY_MIB}`);
+      expect(userData).toContain('iptables --insert FORWARD 1 --in-interface docker+ --destination 169.254.169.254/32 --jump DROP');
     });
 
     it('refuses an instance type that is not arm64', () => {
@@ -355,7 +359,6 @@ describe('CellStack', () => {
       const r = stack.resources;
       const names = new Map<string, string>([
         [idOfResource(r.loadBalancer.connections.securityGroups[0]!), 'alb'],
-        [idOfResource(r.tenantSecurityGroup), 'tenant'],
         [idOfResource(r.controlPlaneSecurityGroup), 'control-plane'],
         [idOfResource(r.database.cluster.connections.securityGroups[0]!), 'aurora'],
         [idOfResource(r.fileSystem.connections.securityGroups[0]!), 'efs'],
@@ -372,7 +375,8 @@ describe('CellStack', () => {
       const name = (value: unknown): string => names.get(idOf(value) ?? '') ?? `?${JSON.stringify(value)}`;
       const port = (p: Readonly<Record<string, unknown>>): string => {
         const from = p['FromPort'];
-        return `${p['IpProtocol']}/${JSON.stringify(from)}`;
+        const to = p['ToPort'];
+        return `${p['IpProtocol']}/${JSON.stringify(from)}${to !== undefined && to !== from ? `-${JSON.stringify(to)}` : ''}`;
       };
       const source = (p: Readonly<Record<string, unknown>>): string =>
         p['SourceSecurityGroupId'] ? name(p['SourceSecurityGroupId']) : p['SourcePrefixListId'] ? 'cloudfront' : String(p['CidrIp']);
@@ -392,19 +396,18 @@ describe('CellStack', () => {
       return { ingress: ingress.sort(), egress: egress.sort() };
     }
 
-    it('admits exactly ALB → Caddy, Caddy → tenants, tenants and control plane → Aurora, cache and EFS, instances → EFS', () => {
+    it('admits exactly ALB → Caddy, Caddy → the instances on the dynamic host ports, instances (tenant tasks) and control plane → Aurora, cache and EFS', () => {
       expect(rules().ingress).toEqual(
         [
           'cloudfront -> alb tcp/80',
           'alb -> edge tcp/8000',
-          `edge -> tenant tcp/${TENANT_APP_PORT}`,
-          'tenant -> aurora tcp/5432',
+          `edge -> instances tcp/${DYNAMIC_HOST_PORTS.from}-${DYNAMIC_HOST_PORTS.to}`,
+          'instances -> aurora tcp/5432',
           'control-plane -> aurora tcp/5432',
-          'tenant -> cache tcp/6379',
+          'instances -> cache tcp/6379',
           'control-plane -> cache tcp/6379',
-          'tenant -> efs tcp/2049',
-          'control-plane -> efs tcp/2049',
           'instances -> efs tcp/2049',
+          'control-plane -> efs tcp/2049',
           '10.0.0.0/16 -> endpoints tcp/443',
         ].sort(),
       );
@@ -414,14 +417,13 @@ describe('CellStack', () => {
       expect(rules().egress).toEqual(
         [
           'alb -> edge tcp/8000',
-          `edge -> tenant tcp/${TENANT_APP_PORT}`,
-          'tenant -> aurora tcp/5432',
+          `edge -> instances tcp/${DYNAMIC_HOST_PORTS.from}-${DYNAMIC_HOST_PORTS.to}`,
+          'instances -> aurora tcp/5432',
           'control-plane -> aurora tcp/5432',
-          'tenant -> cache tcp/6379',
+          'instances -> cache tcp/6379',
           'control-plane -> cache tcp/6379',
-          'tenant -> efs tcp/2049',
-          'control-plane -> efs tcp/2049',
           'instances -> efs tcp/2049',
+          'control-plane -> efs tcp/2049',
           'instances -> 0.0.0.0/0 tcp/443',
           'control-plane -> 0.0.0.0/0 tcp/443',
         ].sort(),

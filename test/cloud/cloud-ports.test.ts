@@ -42,8 +42,6 @@ describe('cloudPorts (the cloud composition root)', () => {
       [CLOUD_VARIABLES.namespaceId]: 'ns-0123456789',
       [CLOUD_VARIABLES.namespaceName]: 'hp-dev-c1.internal',
       [CLOUD_VARIABLES.fileSystemId]: 'fs-0123456789',
-      [CLOUD_VARIABLES.tenantSubnets]: 'subnet-a,subnet-b',
-      [CLOUD_VARIABLES.tenantSecurityGroup]: 'sg-tenants',
       [CLOUD_VARIABLES.tenantImage]: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/tenant:latest',
       [CLOUD_VARIABLES.tenantExecutionRoleArn]: 'arn:aws:iam::123456789012:role/hp-dev-c1-task-execution',
     };

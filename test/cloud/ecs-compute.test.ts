@@ -1,4 +1,5 @@
 import 'aws-sdk-client-mock-jest';
+import { readFileSync } from 'node:fs';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
   ClientException,
@@ -44,7 +45,7 @@ import {
 } from '@aws-sdk/client-servicediscovery';
 import { ErrorNames } from '../../lambdas/domain/errors.js';
 import type { ComputeSpec } from '../../lambdas/ports/compute.js';
-import { EcsCompute, type EcsComputeOptions } from '../../cloud/adapters/ecs-compute.js';
+import { DEFAULT_WAIT_TIMEOUT_MS, EcsCompute, type EcsComputeOptions } from '../../cloud/adapters/ecs-compute.js';
 
 const ecs = mockClient(ECSClient);
 const efs = mockClient(EFSClient);
@@ -76,7 +77,8 @@ const spec: ComputeSpec = {
   tenantId: 'acme',
   displayName: 'Acme',
   memoryMb: 512,
-  cpuUnits: 256,
+  memoryReservationMb: 128,
+  cpuUnits: 32,
   appFilesFolder: 'tenants/acme',
   secretNames: [DB_SECRET, CACHE_SECRET],
   secretEnvironment: [
@@ -108,8 +110,6 @@ function compute(overrides: Partial<EcsComputeOptions> = {}): EcsCompute {
     capacityProvider: 'hp-dev-c1-fleet',
     namespace: NAMESPACE,
     fileSystemId: FS,
-    subnets: ['subnet-a', 'subnet-b'],
-    securityGroups: ['sg-tenants'],
     tenantImage: IMAGE,
     executionRoleArn: EXECUTION_ROLE,
     permissionsBoundaryArn: BOUNDARY,
@@ -202,7 +202,6 @@ describe('EcsCompute.ensureService', () => {
       desiredCount: 1,
       capacityProviderStrategy: [{ capacityProvider: 'hp-dev-c1-fleet', weight: 1 }],
       placementStrategy: [{ type: 'binpack', field: 'memory' }],
-      networkConfiguration: { awsvpcConfiguration: { subnets: ['subnet-a', 'subnet-b'], securityGroups: ['sg-tenants'] } },
       serviceRegistries: [{ registryArn: DISCOVERY.arn, containerName: 'app', containerPort: 8080 }],
       deploymentConfiguration: { deploymentCircuitBreaker: { enable: true, rollback: true }, minimumHealthyPercent: 100, maximumPercent: 200 },
       enableExecuteCommand: false,
@@ -211,6 +210,8 @@ describe('EcsCompute.ensureService', () => {
     });
     expect(ecs).toHaveReceivedCommandTimes(CreateEcsServiceCommand, 1);
     expect(ecs).toHaveReceivedCommandTimes(UpdateServiceCommand, 0);
+    // Bridge networking: no network configuration (ECS refuses one outside awsvpc).
+    expect(ecs.commandCalls(CreateEcsServiceCommand)[0]!.args[0].input.networkConfiguration).toBeUndefined();
   });
 
   it('creates a task role that ECS tasks of this account alone may assume, bounded by the tenant task boundary', async () => {
@@ -267,7 +268,7 @@ describe('EcsCompute.ensureService', () => {
     expect(JSON.stringify(policy)).not.toMatch(/"\*"|:\*"|secret:\*/);
   });
 
-  it('registers an EC2 awsvpc task definition with the EFS volume, the reloader environment, the secrets and a runtime health check', async () => {
+  it('registers an EC2 bridge task definition with a dynamic host port, container sizes, the EFS volume, the reloader environment, the secrets and a runtime health check', async () => {
     freshTenant();
 
     await compute().ensureService(spec);
@@ -276,10 +277,8 @@ describe('EcsCompute.ensureService', () => {
       family: 'hp-dev-c1-acme',
       taskRoleArn: ROLE_ARN,
       executionRoleArn: EXECUTION_ROLE,
-      networkMode: 'awsvpc',
+      networkMode: 'bridge',
       requiresCompatibilities: ['EC2'],
-      cpu: '256',
-      memory: '512',
       volumes: [
         {
           name: 'app-files',
@@ -291,7 +290,10 @@ describe('EcsCompute.ensureService', () => {
           name: 'app',
           image: IMAGE,
           essential: true,
-          portMappings: [{ name: 'http', containerPort: 8080, protocol: 'tcp' }],
+          cpu: 32,
+          memory: 512,
+          memoryReservation: 128,
+          portMappings: [{ name: 'http', containerPort: 8080, hostPort: 0, protocol: 'tcp' }],
           environment: [
             { name: 'HOSTPLANE_TENANT_ID', value: 'acme' },
             { name: 'HOSTPLANE_APP_DIR', value: '/srv/hostplane/app' },
@@ -300,7 +302,7 @@ describe('EcsCompute.ensureService', () => {
             { name: 'HOSTPLANE_RUNTIME_HEALTH_HOST', value: '127.0.0.1' },
             { name: 'HOSTPLANE_RUNTIME_HEALTH_PORT', value: '8081' },
             { name: 'HOSTPLANE_DRAIN_DEADLINE_MS', value: '20000' },
-            { name: 'HOSTPLANE_DB_POOL_MAX', value: '4' },
+            { name: 'HOSTPLANE_DB_POOL_MAX', value: '3' },
             { name: 'HOSTPLANE_ASSETS_BUCKET', value: 'hp-dev-c1-acme-assets' },
           ],
           secrets: [
@@ -548,6 +550,30 @@ describe('EcsCompute.ensureService', () => {
       message: expect.stringContaining('timed out after 20000 ms'),
     });
     expect(sleeps.reduce((sum, ms) => sum + ms, 0)).toBe(20_000);
+  });
+
+  it('ends a wait for capacity before the function times out, as a TransientError naming what ECS said', async () => {
+    freshTenant();
+    const unplaced = 'service hp-dev-c1-acme was unable to place a task because no container instance met all of its requirements.';
+    ecs
+      .on(DescribeServicesCommand)
+      .resolvesOnce(missing)
+      .resolves({
+        services: [
+          ecsService({ runningCount: 0, events: [{ message: unplaced }], deployments: [{ status: 'PRIMARY', taskDefinition: TASK_DEF_1, rolloutState: 'IN_PROGRESS' }] }),
+        ],
+      });
+
+    await expect(compute({ waitTimeoutMs: undefined }).ensureService(spec)).rejects.toMatchObject({
+      name: ErrorNames.transient,
+      message: expect.stringContaining(`(ECS said: ${unplaced})`),
+    });
+    // The whole call, not only the last wait, stays within the budget, under the Task's timeout (the function's too).
+    const provision = JSON.parse(readFileSync(new URL('../../statemachines/provision.asl.json', import.meta.url), 'utf8')) as {
+      States: Record<string, { TimeoutSeconds?: number }>;
+    };
+    expect(DEFAULT_WAIT_TIMEOUT_MS).toBeLessThanOrEqual((provision.States['StartTenantCompute']!.TimeoutSeconds! - 30) * 1000);
+    expect(sleeps.reduce((sum, ms) => sum + ms, 0)).toBe(DEFAULT_WAIT_TIMEOUT_MS);
   });
 
   it('turns ECS throttling into a TransientError', async () => {

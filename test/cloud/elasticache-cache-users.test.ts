@@ -331,6 +331,29 @@ describe('ElastiCacheCacheUsers', () => {
   });
 
   describe('deleteUser', () => {
+    // The user as DescribeUsers reports it: in this cache's group only, unless a test says otherwise.
+    beforeEach(() => {
+      elastiCache.on(DescribeUsersCommand).resolves(user(ACME.userName, 'active'));
+    });
+
+    it('takes the user out of another cache\'s group it is in as well, then deletes it', async () => {
+      const other = 'hp-dev-c1-users-3';
+      elastiCache.on(DescribeUsersCommand).resolves({ Users: [{ UserId: ACME.userName, Status: 'active', UserGroupIds: [other] }] });
+      elastiCache.on(DescribeUserGroupsCommand).resolves(group(['default']));
+      elastiCache
+        .on(DescribeUserGroupsCommand, { UserGroupId: other })
+        .resolvesOnce({ UserGroups: [{ UserGroupId: other, Status: 'active', UserIds: ['default', ACME.userName] }] })
+        .resolves({ UserGroups: [{ UserGroupId: other, Status: 'active', UserIds: ['default'] }] });
+      elastiCache.on(ModifyUserGroupCommand).resolves({});
+      elastiCache.on(DeleteUserCommand).resolves({});
+
+      await expect(adapter().deleteUser(ACME.userName)).resolves.toBe(true);
+
+      expect(elastiCache).toHaveReceivedCommandTimes(ModifyUserGroupCommand, 1);
+      expect(elastiCache).toHaveReceivedCommandWith(ModifyUserGroupCommand, { UserGroupId: other, UserIdsToRemove: ['hp-dev-c1-acme'] });
+      expect(elastiCache).toHaveReceivedCommandWith(DeleteUserCommand, { UserId: 'hp-dev-c1-acme' });
+    });
+
     it('removes a member from the group, waits for the group, then deletes the user', async () => {
       elastiCache
         .on(DescribeUserGroupsCommand)
