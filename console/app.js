@@ -411,11 +411,11 @@ function renderTenant(seq, tenantId) {
       type: 'button',
       onclick: async () => {
         backupButton.disabled = true;
-        backupNotice.replaceChildren(h('p', { class: 'muted' }, 'Backing up…'));
+        backupNotice.replaceChildren(h('p', { class: 'muted' }, 'Starting the backup…'));
         try {
-          const backup = await api('POST', `/tenants/${enc(tenantId)}/backups`);
-          backupNotice.replaceChildren(h('p', { class: 'notice' }, `Backup ${backup.backupId} taken: ${backup.rows ?? 0} rows, ${bytes(backup.bytes)}.`));
-          await loadBackups();
+          // A backup is an operation: follow it on its page (its result names the backup).
+          const operation = await api('POST', `/tenants/${enc(tenantId)}/backups`);
+          location.hash = `#/operations/${enc(operation.operationId)}`;
         } catch (error) {
           backupNotice.replaceChildren(alertBox(error instanceof ApiError ? error.message : 'The request could not be sent.'));
         } finally {
@@ -440,14 +440,35 @@ function renderTenant(seq, tenantId) {
     backups,
   );
 
+  /** An export is an operation: its page shows the download link once the archive is written. */
+  async function startExport(backupId) {
+    try {
+      const operation = await api('POST', `/tenants/${enc(tenantId)}/backups/${enc(backupId)}/export`);
+      location.hash = `#/operations/${enc(operation.operationId)}`;
+    } catch (error) {
+      backupNotice.replaceChildren(alertBox(error instanceof ApiError ? error.message : 'The request could not be sent.'));
+    }
+  }
+
   async function loadBackups() {
     const { items = [] } = await api('GET', `/tenants/${enc(tenantId)}/backups`);
     if (seq !== viewSeq) return;
     backups.replaceChildren(
       table(
-        ['Backup', 'Reason', 'App', 'Rows', 'Size', 'Taken', 'Kept until'],
+        ['Backup', 'Reason', 'App', 'Rows', 'Size', 'Taken', 'Kept until', ''],
         items.map((b) =>
-          h('tr', {}, h('td', {}, b.backupId), h('td', {}, b.reason ?? ''), h('td', {}, b.app ?? ''), h('td', {}, b.rows ?? ''), h('td', {}, bytes(b.bytes)), h('td', {}, when(b.createdAt)), h('td', {}, when(b.expiresAt))),
+          h(
+            'tr',
+            {},
+            h('td', {}, b.backupId),
+            h('td', {}, b.reason ?? ''),
+            h('td', {}, b.app ?? ''),
+            h('td', {}, b.rows ?? ''),
+            h('td', {}, bytes(b.bytes)),
+            h('td', {}, when(b.createdAt)),
+            h('td', {}, when(b.expiresAt)),
+            h('td', {}, h('button', { type: 'button', onclick: () => startExport(b.backupId) }, 'Export')),
+          ),
         ),
         'No backups yet.',
       ),
@@ -516,6 +537,12 @@ function renderTenant(seq, tenantId) {
   );
 }
 
+/** An export's link (a presigned URL, or the local API's signed one), shown only when it is http(s). */
+function downloadLink(download) {
+  if (!download || typeof download.url !== 'string' || !/^https?:\/\//.test(download.url)) return null;
+  return h('p', {}, h('a', { href: download.url, 'data-testid': 'export-download', rel: 'noopener noreferrer' }, 'Download the export (.tar.gz)'), h('span', { class: 'muted' }, ` — the link works until ${when(download.expiresAt)}; reload for a new one`));
+}
+
 function renderOperation(seq, operationId) {
   const summary = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
   const states = h('ol', { 'aria-label': 'States' });
@@ -532,6 +559,8 @@ function renderOperation(seq, operationId) {
         h('p', {}, `${op.kind} of ${op.tenantId}, requested by ${op.requestedBy ?? 'unknown'} at ${when(op.startedAt)}`),
         h('p', {}, 'Status: ', h('strong', { 'data-testid': 'operation-status' }, status(op.status)), op.currentState && op.status === 'RUNNING' ? ` — now ${op.currentState}` : ''),
         op.error ? alertBox(op.error) : null,
+        op.result && op.result.backupId ? h('p', {}, `Backup: ${op.result.backupId}`) : null,
+        downloadLink(op.download),
       );
       states.replaceChildren(
         ...(op.states ?? []).map((step) =>

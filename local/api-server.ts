@@ -3,6 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { API_ROUTES } from '../lambdas/api/routes.js';
+import type { BackupStorePort } from '../lambdas/ports/backup-store.js';
+import { DOWNLOADS_PATH, type SignedDownloadLinks } from './adapters/signed-download-links.js';
 import { isConsolePath, serveConsole } from './console-files.js';
 import { loadFunctionHandler } from './function-handlers.js';
 import { invokeLikeLambda } from './lambda-invoker.js';
@@ -20,6 +22,8 @@ export interface ApiServerOptions {
   readonly port?: number;
   /** Who the local operator is, as the Cognito authorizer would say. @default the login name */
   readonly operator?: string;
+  /** Serves `/downloads/<key>` from the backup store to holders of a link these sign (S3's presigned GET, locally). */
+  readonly downloads?: { readonly links: SignedDownloadLinks; readonly store: BackupStorePort };
 }
 
 /** Matches a path against the API's resources (`/tenants/{id}`), giving the route and its path parameters. */
@@ -50,7 +54,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   const operator = options.operator ?? process.env.USER ?? 'local-operator';
   let ownUrl = '';
   const server: Server = createServer((req, res) => {
-    handle(req, res, operator, ownUrl).catch((error: unknown) => {
+    handle(req, res, operator, ownUrl, options.downloads).catch((error: unknown) => {
       console.error('local API adapter error', error);
       if (!res.headersSent) send(res, { statusCode: 500, body: JSON.stringify({ error: 'InternalError', message: 'internal error' }) });
     });
@@ -72,11 +76,12 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   };
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, operator: string, ownUrl: string): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, operator: string, ownUrl: string, downloads: ApiServerOptions['downloads']): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   // The operators' console (console/README.md), served beside the API it calls.
   if (isConsolePath(url.pathname)) return serveConsole(req, res, ownUrl);
   const method = (req.method ?? 'GET').toUpperCase();
+  if (downloads && method === 'GET' && url.pathname.startsWith(DOWNLOADS_PATH)) return serveDownload(url, res, downloads);
   const { route, pathParameters, pathExists } = matchRoute(method, url.pathname);
   if (!route) {
     const [statusCode, message] = pathExists ? [405, `${method} is not allowed on ${url.pathname}`] : [404, `no route ${url.pathname}`];
@@ -117,6 +122,35 @@ async function handle(req: IncomingMessage, res: ServerResponse, operator: strin
   } as unknown as APIGatewayProxyEvent;
   const handler = await loadFunctionHandler(route.function);
   send(res, (await invokeLikeLambda(handler, route.function, event)) as APIGatewayProxyResult);
+}
+
+/** A backup-store object, to the holder of a link that checks out: 403 when it does not or has expired (as S3 answers). */
+async function serveDownload(url: URL, res: ServerResponse, { links, store }: NonNullable<ApiServerOptions['downloads']>): Promise<void> {
+  let key: string;
+  try {
+    key = url.pathname.slice(DOWNLOADS_PATH.length).split('/').map(decodeURIComponent).join('/');
+  } catch {
+    key = '';
+  }
+  const check = links.check(key, url.searchParams.get('expires'), url.searchParams.get('signature'));
+  if (!check.ok) {
+    const message = check.reason === 'expired' ? 'this link has expired: ask for the operation again for a new one' : 'this link is not valid';
+    send(res, { statusCode: 403, body: JSON.stringify({ error: check.reason === 'expired' ? 'LinkExpired' : 'InvalidLink', message }) });
+    return;
+  }
+  const content = await store.read(key);
+  if (!content) {
+    send(res, { statusCode: 404, body: JSON.stringify({ error: 'NotFound', message: `no object ${key}` }) });
+    return;
+  }
+  const name = key.slice(key.lastIndexOf('/') + 1);
+  res.writeHead(200, {
+    'Content-Type': name.endsWith('.tar.gz') ? 'application/gzip' : 'application/octet-stream',
+    'Content-Length': String(content.length),
+    'Content-Disposition': `attachment; filename="${name}"`,
+    'Cache-Control': 'no-store',
+  });
+  res.end(content);
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer | undefined> {

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
+import https from 'node:https';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { tenantResourceNames } from '../lambdas/domain/naming.js';
 import { ApiClient, type ApiAnswer } from './api-client.js';
 import type { RehearsalWorld } from './rehearsal-world.js';
@@ -20,10 +22,12 @@ interface Operation {
   readonly error?: string | null;
   readonly currentState?: string | null;
   readonly states?: readonly { state: string; status: string; error?: string | null }[];
+  readonly result?: { readonly backupId?: string; readonly rows?: number; readonly files?: readonly string[] } | null;
+  readonly download?: { readonly url: string; readonly expiresAt: string };
 }
 
 /**
- * Each tenant through provision → deploy → redeploy → backup → restore → deprovision, through the
+ * Each tenant through provision → deploy → redeploy → backup → restore → export → deprovision, through the
  * API's functions, the tenants side by side; what an operator would see is checked after each step.
  * Returns the failures (empty when everything held).
  */
@@ -80,26 +84,54 @@ async function lifecycle(world: RehearsalWorld, api: ApiClient, tenantId: string
   const afterRedeploy = await app('GET', '/api/book');
   check(titles(afterRedeploy.body).includes(`First of ${tenantId}`), `${tenantId}: the book is still there after the redeploy (${JSON.stringify(afterRedeploy.body).slice(0, 160)})`);
 
-  const backup = await api.request('POST', `/tenants/${tenantId}/backups`);
-  log(`  ${tenantId}: POST /tenants/{id}/backups → ${backup.statusCode}`);
-  check([201, 202].includes(backup.statusCode), `${tenantId}: backup answers 201 or 202: ${describe(backup)}`);
-  const backupId = (backup.body as { backupId?: string; rows?: number } | undefined)?.backupId;
-  check((backup.body as { rows?: number } | undefined)?.rows === 1, `${tenantId}: the backup holds the one book`);
+  // Backup, restore and export are operations of the backup state machine (the backup an ECS job).
+  const backup = await step('POST /tenants/{id}/backups', await api.request('POST', `/tenants/${tenantId}/backups`), [202]);
+  const backupId = backup?.status === 'SUCCEEDED' ? backup.result?.backupId : undefined;
+  if (backup) check(backup.result?.rows === 1, `${tenantId}: the backup operation gives the backup, holding the one book (${JSON.stringify(backup.result)})`);
   if (backupId) {
     const later = await app('POST', '/api/book', { title: `Written after the backup of ${tenantId}` });
     check(later.status === 201, `${tenantId}: a second book is stored after the backup (${later.status})`);
-    const restored = await api.request('POST', `/tenants/${tenantId}/restore`, { backupId });
-    log(`  ${tenantId}: POST /tenants/{id}/restore → ${restored.statusCode}`);
-    check([200, 202].includes(restored.statusCode), `${tenantId}: restore answers 200 or 202: ${describe(restored)}`);
+    await step('POST /tenants/{id}/restore', await api.request('POST', `/tenants/${tenantId}/restore`, { backupId }), [202]);
     const afterRestore = await app('GET', '/api/book');
     check(
       JSON.stringify(titles(afterRestore.body)) === JSON.stringify([`First of ${tenantId}`]),
       `${tenantId}: after the restore its app serves exactly the backed-up book (${JSON.stringify(titles(afterRestore.body))})`,
     );
+    const exported = await step('POST /tenants/{id}/backups/{backupId}/export', await api.request('POST', `/tenants/${tenantId}/backups/${backupId}/export`), [202]);
+    if (exported?.status === 'SUCCEEDED') await checkExportLink(world, tenantId, exported, check);
   }
 
   const removed = await step('DELETE /tenants/{id}', await api.request('DELETE', `/tenants/${tenantId}`), [202]);
   if (removed?.status === 'SUCCEEDED') await checkNothingLeft(world, names, check);
+}
+
+/**
+ * The export's link, as the Lambda presigned it: a GET on the stand-in S3 (over HTTPS, as S3 is),
+ * good for 15 minutes, answering the .tar.gz with schema.json and the book CSV.
+ */
+async function checkExportLink(world: RehearsalWorld, tenantId: string, exported: Operation, check: Check): Promise<void> {
+  const link = exported.download;
+  check(link !== undefined, `${tenantId}: the export operation gives a download link (${JSON.stringify(exported).slice(0, 300)})`);
+  if (!link) return;
+  const url = new URL(link.url);
+  check(url.protocol === 'https:' && url.searchParams.get('X-Amz-Expires') === '900', `${tenantId}: the link is an S3 presigned GET over HTTPS lasting 900 s (${url.origin}${url.pathname})`);
+  const answer = await httpsGet(url, readFileSync(world.certificates.caFile));
+  const listing = answer.status === 200 ? gunzipSync(answer.body).toString('latin1') : '';
+  check(
+    answer.status === 200 && listing.includes('/schema.json') && listing.includes('/book.csv') && listing.includes(`First of ${tenantId}`),
+    `${tenantId}: the link serves the export archive (schema.json, book.csv, the book) from the stand-in S3 (${answer.status}, ${answer.body.length} bytes)`,
+  );
+}
+
+function httpsGet(url: URL, ca: Buffer): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve) => {
+    const request = https.get(url, { ca }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks) }));
+    });
+    request.on('error', (error) => resolve({ status: 0, body: Buffer.from(String(error)) }));
+  });
 }
 
 /** Requests to the tenant's app through its running task (what the cell's edge forwards to). */

@@ -1,8 +1,9 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { backupView } from '../../lambdas/api/backup-views.js';
-import { apiClientFor, CliError } from './api-client.js';
+import { apiClientFor, CliError, type ApiClient } from './api-client.js';
+import { followOperation, type OperationView } from './follow-operation.js';
 import { localTime, table } from './format.js';
 
 type BackupView = ReturnType<typeof backupView>;
@@ -17,15 +18,47 @@ export function sizeOf(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-/** `tenants backup`, `tenants backups`, `tenants export`, `tenants restore`. */
+/** What a backup, restore or export operation gave (GET /operations/{id}: `result`, and an export's `download`). */
+interface BackupResult {
+  readonly backupId: string;
+  readonly rows?: number;
+  readonly entities?: number | readonly { entity: string; rows: number }[];
+  readonly bytes?: number;
+  readonly files?: readonly string[];
+  readonly deploymentId?: string | null;
+  readonly deploymentOperationId?: string;
+  readonly deploymentError?: string;
+}
+type BackupOperation = OperationView & { result: BackupResult | null; download?: { url: string; expiresAt: string } };
+
+const idempotencyHeaders = (key: string | undefined): Record<string, string> => (key ? { 'Idempotency-Key': key } : {});
+const plural = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
+
+/** Starts a backup, restore or export, shows its states until it ends, and returns it; a failure is a CliError with the reason. */
+async function runOperation(api: ApiClient, what: string, path: string, body: unknown, headers: Record<string, string>, wait: boolean): Promise<BackupOperation | undefined> {
+  const { body: started } = await api.expect<OperationView>('POST', path, body, headers);
+  print(`${what} (operation ${started.operationId})`);
+  if (!wait) return undefined;
+  const ended = (await followOperation(api, started.operationId, print)) as BackupOperation;
+  if (ended.status !== 'SUCCEEDED' || !ended.result) throw new CliError(`${what} failed: ${ended.error ?? 'the operation failed'}`);
+  return ended;
+}
+
+/** `tenants backup`, `tenants backups`, `tenants export`, `tenants restore`: each an operation, followed to its end. */
 export function registerBackupCommands(tenants: Command): void {
   tenants
     .command('backup')
-    .description("take a restorable backup of a tenant's data now")
+    .description("take a restorable backup of a tenant's data now (an operation, followed to its end)")
     .argument('<tenant-id>')
-    .action(async (tenantId: string, _options: unknown, command: Command) => {
-      const { body: backup } = await client(command).expect<BackupView>('POST', `/tenants/${encodeURIComponent(tenantId)}/backups`);
-      print(`backup ${backup.backupId} of ${tenantId}: ${backup.rows} row(s) in ${backup.entities} entit${backup.entities === 1 ? 'y' : 'ies'}, ${sizeOf(backup.bytes)}`);
+    .option('--idempotency-key <key>', 'repeat-safe key: the same key returns the first request')
+    .option('--no-wait', 'return once the operation has started')
+    .action(async (tenantId: string, options: { idempotencyKey?: string; wait: boolean }, command: Command) => {
+      const api = client(command);
+      const path = `/tenants/${encodeURIComponent(tenantId)}/backups`;
+      const ended = await runOperation(api, `backing up ${tenantId}`, path, undefined, idempotencyHeaders(options.idempotencyKey), options.wait);
+      if (!ended) return;
+      const { backupId, rows = 0, entities = 0, bytes = 0 } = ended.result!;
+      print(`backup ${backupId} of ${tenantId}: ${plural(rows, 'row', 'rows')} in ${plural(Number(entities), 'entity', 'entities')}, ${sizeOf(bytes)}`);
     });
 
   tenants
@@ -47,38 +80,47 @@ export function registerBackupCommands(tenants: Command): void {
 
   tenants
     .command('export')
-    .description("the tenant's data in open formats: schema.json and a CSV per entity")
+    .description("the tenant's data in open formats (schema.json and a CSV per entity, one .tar.gz), downloaded through its time-limited link")
     .argument('<tenant-id>')
-    .requiredOption('--out <dir>', 'folder to write the files to (created if missing)')
+    .option('--out <file>', 'where to write the archive @default <tenant>-<backup>.tar.gz here')
     .option('--backup <backup-id>', 'export this backup instead of taking a new one')
-    .action(async (tenantId: string, options: { out: string; backup?: string }, command: Command) => {
+    .action(async (tenantId: string, options: { out?: string; backup?: string }, command: Command) => {
       const api = client(command);
       const tenantPath = `/tenants/${encodeURIComponent(tenantId)}`;
-      const backupId = options.backup ?? (await api.expect<BackupView>('POST', `${tenantPath}/backups`)).body.backupId;
-      const { body } = await api.expect<{ files: Record<string, string> }>('GET', `${tenantPath}/backups/${encodeURIComponent(backupId)}/export`);
-      const out = resolve(options.out);
-      await mkdir(out, { recursive: true }).catch((error: unknown) => {
-        throw new CliError(`cannot create ${out}: ${error instanceof Error ? error.message : String(error)}`);
+      const backupId = options.backup ?? (await runOperation(api, `backing up ${tenantId}`, `${tenantPath}/backups`, undefined, {}, true))!.result!.backupId;
+      const ended = (await runOperation(api, `exporting ${backupId}`, `${tenantPath}/backups/${encodeURIComponent(backupId)}/export`, undefined, {}, true))!;
+      if (!ended.download) throw new CliError(`the export of ${backupId} ended without a link to its archive`);
+      const answer = await fetch(ended.download.url).catch((error: unknown) => {
+        throw new CliError(`cannot download the export: ${error instanceof Error ? error.message : String(error)}`);
       });
-      for (const [name, content] of Object.entries(body.files)) {
-        if (!/^[A-Za-z0-9_.-]+$/.test(name) || name.startsWith('.')) throw new CliError(`the control plane sent an unsafe file name: ${JSON.stringify(name)}`);
-        await writeFile(join(out, name), content);
-      }
-      print(`exported ${tenantId} (backup ${backupId}) to ${out}: ${Object.keys(body.files).sort().join(', ')}`);
+      if (!answer.ok) throw new CliError(`downloading the export answered ${answer.status}: ${(await answer.text()).slice(0, 300)}`);
+      const archive = Buffer.from(await answer.arrayBuffer());
+      const out = resolve(options.out ?? `${tenantId}-${backupId}.tar.gz`);
+      await writeFile(out, archive).catch((error: unknown) => {
+        throw new CliError(`cannot write ${out}: ${error instanceof Error ? error.message : String(error)}`);
+      });
+      print(`exported ${tenantId} (backup ${backupId}) to ${out}: ${sizeOf(archive.length)}, ${(ended.result!.files ?? []).join(', ')} (open it with tar -xzf)`);
     });
 
   tenants
     .command('restore')
-    .description("replace a tenant's data with a backup's (that tenant only)")
+    .description("replace a tenant's data with a backup's (that tenant only), as an operation followed to its end")
     .argument('<tenant-id>')
     .requiredOption('--backup <backup-id>', 'the backup to restore (see `tenants backups`)')
-    .action(async (tenantId: string, options: { backup: string }, command: Command) => {
-      const { body } = await client(command).expect<{
-        entities: { entity: string; rows: number }[];
-        deployment: { deploymentId: string; operationId: string } | null;
-      }>('POST', `/tenants/${encodeURIComponent(tenantId)}/restore`, { backupId: options.backup });
-      const rows = body.entities.reduce((sum, entity) => sum + entity.rows, 0);
-      print(`restored ${tenantId} from ${options.backup}: ${rows} row(s) in ${body.entities.length} entit${body.entities.length === 1 ? 'y' : 'ies'}`);
-      if (body.deployment) print(`the backup's app is being deployed again (deployment ${body.deployment.deploymentId}); follow it with \`npx hostplane operations show ${body.deployment.operationId}\``);
+    .option('--idempotency-key <key>', 'repeat-safe key: the same key returns the first request')
+    .option('--no-wait', 'return once the operation has started')
+    .action(async (tenantId: string, options: { backup: string; idempotencyKey?: string; wait: boolean }, command: Command) => {
+      const api = client(command);
+      const path = `/tenants/${encodeURIComponent(tenantId)}/restore`;
+      const ended = await runOperation(api, `restoring ${tenantId} from ${options.backup}`, path, { backupId: options.backup }, idempotencyHeaders(options.idempotencyKey), options.wait);
+      if (!ended) return;
+      const result = ended.result!;
+      const entities = Array.isArray(result.entities) ? result.entities : [];
+      const rows = entities.reduce((sum, entity) => sum + entity.rows, 0);
+      print(`restored ${tenantId} from ${options.backup}: ${plural(rows, 'row', 'rows')} in ${plural(entities.length, 'entity', 'entities')}`);
+      if (result.deploymentOperationId) {
+        print(`the backup's app is being deployed again (deployment ${result.deploymentId ?? '?'}); follow it with \`npx hostplane operations show ${result.deploymentOperationId}\``);
+      }
+      if (result.deploymentError) print(result.deploymentError);
     });
 }

@@ -6,8 +6,9 @@ import {
   type PutObjectCommandInput,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { PermanentError, TransientError } from '../../lambdas/domain/errors.js';
-import { MAX_BACKUP_KEY_LENGTH, checkBackupKey, checkBackupPrefix, type BackupStorePort } from '../../lambdas/ports/backup-store.js';
+import { MAX_BACKUP_KEY_LENGTH, checkBackupKey, checkBackupPrefix, type BackupStorePort, type DownloadLink } from '../../lambdas/ports/backup-store.js';
 import { callAws, isAwsError, toDomainError } from './aws-errors.js';
 
 /** DeleteObjects takes at most 1,000 keys a request. */
@@ -27,6 +28,8 @@ export interface S3BackupStoreOptions {
    * bucket construct may set a KMS default).
    */
   readonly kmsKeyId?: string;
+  /** The clock a link's expiry is told by. @default the system clock */
+  readonly now?: () => Date;
 }
 
 /**
@@ -42,6 +45,7 @@ export class S3BackupStore implements BackupStorePort {
   private readonly bucket: string;
   private readonly prefix: string;
   private readonly kmsKeyId: string | undefined;
+  private readonly now: () => Date;
 
   constructor(options: S3BackupStoreOptions) {
     const prefix = options.prefix ?? '';
@@ -51,6 +55,7 @@ export class S3BackupStore implements BackupStorePort {
     this.bucket = options.bucket;
     this.prefix = prefix;
     this.kmsKeyId = options.kmsKeyId;
+    this.now = options.now ?? (() => new Date());
   }
 
   async write(key: string, content: string | Uint8Array): Promise<void> {
@@ -102,6 +107,18 @@ export class S3BackupStore implements BackupStorePort {
       removed += batch.length;
     }
     return removed;
+  }
+
+  /**
+   * A presigned GetObject URL, signed locally with the caller's credentials (no request is sent): it
+   * works while those credentials may GetObject and until `expiresInSeconds` pass (at most 7 days;
+   * a role's session may end sooner). The bucket stays private.
+   */
+  async link(key: string, expiresInSeconds: number): Promise<DownloadLink> {
+    const objectKey = this.objectKey(checkBackupKey(key));
+    const signingDate = this.now();
+    const url = await getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: objectKey }), { expiresIn: expiresInSeconds, signingDate });
+    return { url, expiresAt: new Date(signingDate.getTime() + expiresInSeconds * 1000).toISOString() };
   }
 
   private objectKey(key: string): string {

@@ -13,6 +13,7 @@ export function workflowsPort(context: CloudContext): WorkflowsPort {
       provision: requireVariable(env, 'provisionStateMachineArn', neededFor),
       deploy: requireVariable(env, 'deployStateMachineArn', neededFor),
       deprovision: requireVariable(env, 'deprovisionStateMachineArn', neededFor),
+      backup: requireVariable(env, 'backupStateMachineArn', neededFor),
     },
   });
 }

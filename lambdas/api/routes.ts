@@ -10,7 +10,7 @@ export const API_ROUTES: readonly { method: HttpMethod; resource: string; functi
   { method: 'DELETE', resource: '/tenants/{id}', function: 'DeleteTenant' },
   { method: 'POST', resource: '/tenants/{id}/backups', function: 'CreateBackup' },
   { method: 'GET', resource: '/tenants/{id}/backups', function: 'ListBackups' },
-  { method: 'GET', resource: '/tenants/{id}/backups/{backupId}/export', function: 'ExportBackup' },
+  { method: 'POST', resource: '/tenants/{id}/backups/{backupId}/export', function: 'ExportBackup' },
   { method: 'POST', resource: '/tenants/{id}/restore', function: 'RestoreTenant' },
   { method: 'GET', resource: '/drift', function: 'GetDrift' },
   { method: 'POST', resource: '/drift/fix', function: 'FixDrift' },

@@ -26,6 +26,7 @@ export function operationView(operation: OperationRecord, steps?: readonly StepR
     status: operation.status,
     currentState: operation.currentState,
     error: operation.error,
+    result: operation.result,
     requestedBy: operation.requestedBy,
     startedAt: operation.startedAt,
     endedAt: operation.endedAt,

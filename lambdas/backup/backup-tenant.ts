@@ -4,7 +4,10 @@ import { quoteIdent } from '../app-definition/sql-text.js';
 import { PermanentError } from '../domain/errors.js';
 import type { TenantResourceNames } from '../domain/naming.js';
 import { checkBackupKey, type BackupStorePort } from '../ports/backup-store.js';
+import type { SecretsPort } from '../ports/secrets.js';
 import type { SqlExecutor, SqlPort, SqlRow } from '../ports/sql.js';
+import { ensureLedger, LEDGER_FUNCTIONS } from '../deploy/tenant-ledger.js';
+import { signInAsTenant } from '../deploy/tenant-login.js';
 import {
   BACKUP_FORMAT,
   backupKey,
@@ -20,11 +23,10 @@ import {
 /** Rows per read: the RDS Data API answers at most 1,000 records (and 1 MB) a call. */
 export const BACKUP_PAGE_ROWS = 1000;
 
-/** The platform's schema in each tenant database (`applied_migrations`, `schema_state`): see deploy/apply-migrations.ts. */
-const LEDGER_SCHEMA = 'hostplane';
-
 export interface BackupTenantInput {
   readonly sql: SqlPort;
+  /** Where the tenant's database secret is: the tables are read on the tenant's own login. */
+  readonly secrets: SecretsPort;
   readonly store: BackupStorePort;
   readonly names: TenantResourceNames;
   readonly tenantId: string;
@@ -43,12 +45,13 @@ export interface BackupTenantInput {
  * database (a consistent snapshot; no other database is read). The data files are written first
  * and the manifest last, so a backup cut off half-way is never taken for a complete one.
  *
- * The connection is the platform's, but the tables are read as the tenant's role (`SET LOCAL
- * ROLE`): the tenant owns its schema and could have put a view or a function there, which must
- * never run with the platform's rights.
+ * The transaction is on the tenant's own login, not the platform's: the tenant owns its schema and
+ * could have put a view, a policy or a function there, which must never run with the platform's
+ * rights (`SET ROLE` on the admin's login would not do: code may `RESET ROLE`; ADR 0009). The
+ * definition comes from the platform's ledger through its read-only door for the tenant.
  */
 export async function backupTenant(input: BackupTenantInput): Promise<BackupManifest> {
-  const { sql, store, names, tenantId, backupId, prefix, reason } = input;
+  const { sql, secrets, store, names, tenantId, backupId, prefix, reason } = input;
   checkBackupKey(prefix);
   checkBackupKey(backupId);
   if (backupId.includes('/')) throw new Error(`${JSON.stringify(backupId)} is not a backup id (no /)`);
@@ -58,14 +61,15 @@ export async function backupTenant(input: BackupTenantInput): Promise<BackupMani
   // Taken again: the earlier manifest goes first, so the backup reads as incomplete until it is whole again.
   await store.remove(manifestKey);
 
-  const { definition, fingerprint, entities } = await sql.transaction(
+  await ensureLedger(sql, names);
+  const tenant = await signInAsTenant(sql, secrets, names);
+  const { definition, fingerprint, entities } = await tenant.transaction(
     async (tx) => {
       await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
       await tx.query('SET LOCAL search_path = pg_catalog, pg_temp');
       await tx.query("SET LOCAL TimeZone = 'UTC'");
       const state = await schemaState(tx);
       if (!state) return { definition: null, fingerprint: null, entities: [] };
-      await tx.query(`SET LOCAL ROLE ${quoteIdent(names.role)}`);
       const written: EntityBackup[] = [];
       for (const entity of state.definition.entities) {
         const rows = await readTable(tx, names.schema, entity);
@@ -95,12 +99,7 @@ export async function backupTenant(input: BackupTenantInput): Promise<BackupMani
 
 /** The definition the tenant's schema is at, from its `schema_state`; undefined before the first deploy. */
 async function schemaState(tx: SqlExecutor): Promise<{ definition: AppDefinition; fingerprint: string } | undefined> {
-  const table = `${LEDGER_SCHEMA}.schema_state`;
-  const exists = await tx.query<{ present: boolean }>('SELECT to_regclass(:table) IS NOT NULL AS present', { table });
-  if (!exists.rows[0]?.present) return undefined;
-  const { rows } = await tx.query<{ fingerprint: string; definition: string }>(
-    `SELECT fingerprint, definition::text AS definition FROM ${quoteIdent(LEDGER_SCHEMA)}.schema_state`,
-  );
+  const { rows } = await tx.query<{ fingerprint: string; definition: string }>(`SELECT fingerprint, definition FROM ${LEDGER_FUNCTIONS.schemaState}()`);
   const row = rows[0];
   if (!row) return undefined;
   const definition = parseAppDefinition(JSON.parse(row.definition));

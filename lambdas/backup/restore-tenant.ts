@@ -4,7 +4,7 @@ import { derivedName, quoteIdent } from '../app-definition/sql-text.js';
 import type { TenantResourceNames } from '../domain/naming.js';
 import type { BackupStorePort } from '../ports/backup-store.js';
 import type { SqlExecutor, SqlPort, SqlRow, SqlValue } from '../ports/sql.js';
-import { APPLIED_MIGRATIONS_TABLE, LEDGER_DDL, SCHEMA_STATE_TABLE, TENANT_SCHEMA_LOCK } from '../deploy/tenant-ledger.js';
+import { APPLIED_MIGRATIONS_TABLE, ensureLedgerIn, SCHEMA_STATE_TABLE, TENANT_SCHEMA_LOCK } from '../deploy/tenant-ledger.js';
 import { entityColumns, readBackup, type ColumnDescription } from './backup-format.js';
 
 /**
@@ -47,10 +47,12 @@ export async function restoreTenant({ sql, store, names, prefix }: RestoreTenant
   await sql.transaction(
     async (tx) => {
       await tx.query('SET LOCAL search_path = pg_catalog, pg_temp');
-      await tx.query(`SELECT pg_advisory_xact_lock(${TENANT_SCHEMA_LOCK})`);
+      await tx.query(`SELECT pg_catalog.pg_advisory_xact_lock(${TENANT_SCHEMA_LOCK})`);
+      // First, before anything else touches the tenant's database: every object the tenant made
+      // goes (dropping runs none of them), so nothing the tenant made can run in this admin session.
       await tx.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
       await tx.query(`CREATE SCHEMA ${schema} AUTHORIZATION ${role}`);
-      for (const statement of LEDGER_DDL) await tx.query(statement);
+      await ensureLedgerIn(tx, names.role);
       await tx.query(`DELETE FROM ${APPLIED_MIGRATIONS_TABLE}`);
       await tx.query(`DELETE FROM ${SCHEMA_STATE_TABLE}`);
       if (!definition || !plan) return;

@@ -31,9 +31,9 @@ export function newBackupId(now: Date): string {
  */
 export async function takeBackup(
   request: TakeBackupRequest,
-  ports: Pick<Ports, 'sql' | 'backups' | 'config'>,
+  ports: Pick<Ports, 'sql' | 'secrets' | 'backups' | 'config'>,
 ): Promise<BackupRecord | undefined> {
-  const { sql, backups: store, config } = ports;
+  const { sql, secrets, backups: store, config } = ports;
   const registry = new BackupRegistry(sql);
   if (request.operationId) {
     const earlier = await registry.forOperation(request.operationId);
@@ -49,7 +49,7 @@ export async function takeBackup(
   const now = request.now ?? new Date();
   const backupId = newBackupId(now);
   const location = `${config.environment}/${request.tenantId}/${backupId}`;
-  const manifest = await backupTenant({ sql, store, names, tenantId: request.tenantId, backupId, prefix: location, reason: request.reason, now });
+  const manifest = await backupTenant({ sql, secrets, store, names, tenantId: request.tenantId, backupId, prefix: location, reason: request.reason, now });
   const retentionDays = config.backupRetentionDays ?? DEFAULT_BACKUP_RETENTION_DAYS;
   return registry.record({
     backupId,

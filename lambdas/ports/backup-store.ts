@@ -14,7 +14,22 @@ export interface BackupStorePort {
   list(prefix: string): Promise<string[]>;
   /** Removes every object whose key starts with `prefix` (which may not be empty); says how many there were. */
   remove(prefix: string): Promise<number>;
+  /**
+   * A URL anyone holding it can GET the object from until `expiresAt`, without other credentials
+   * (an S3 presigned URL in the cloud; locally, a URL of the local API with a signed token). The
+   * store itself stays private.
+   */
+  link(key: string, expiresInSeconds: number): Promise<DownloadLink>;
 }
+
+export interface DownloadLink {
+  readonly url: string;
+  /** ISO 8601: the URL is refused after this. */
+  readonly expiresAt: string;
+}
+
+/** How long an export's link lasts: long enough to start a download, short enough that a leaked one soon dies. */
+export const DOWNLOAD_LINK_SECONDS = 15 * 60;
 
 /** S3's limit on a key. */
 export const MAX_BACKUP_KEY_LENGTH = 1024;

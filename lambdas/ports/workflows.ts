@@ -1,4 +1,4 @@
-export const WORKFLOW_NAMES = ['provision', 'deploy', 'deprovision'] as const;
+export const WORKFLOW_NAMES = ['provision', 'deploy', 'deprovision', 'backup'] as const;
 export type WorkflowName = (typeof WORKFLOW_NAMES)[number];
 
 export type WorkflowInput = Readonly<Record<string, unknown>>;

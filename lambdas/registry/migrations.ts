@@ -121,6 +121,14 @@ export const REGISTRY_MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX backups_by_tenant ON backups (tenant_id, created_at DESC)`,
     ],
   },
+  {
+    version: 4,
+    name: 'operation results',
+    statements: [
+      // What an operation gave when it succeeded (a backup's id, an export's key), shown by GET /operations/{id}.
+      `ALTER TABLE operations ADD COLUMN result jsonb`,
+    ],
+  },
 ];
 
 /** Arbitrary but fixed: serializes concurrent migrators on one server. */

@@ -16,8 +16,8 @@ export interface TenantRecord {
   readonly updatedAt: string;
 }
 
-/** What an operation is: a run of one of the state machines, or a restore (done by the API itself). */
-export type OperationKind = WorkflowName | 'restore';
+/** What an operation is: a run of one of the state machines (the backup machine runs `restore` and `export` too). */
+export type OperationKind = WorkflowName | 'restore' | 'export';
 export type OperationStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED';
 export type StepStatus = 'RUNNING' | 'SUCCEEDED' | 'SKIPPED' | 'FAILED';
 
@@ -43,6 +43,8 @@ export interface OperationRecord {
   readonly requestHash: string | null;
   readonly requestedBy: string;
   readonly executionId: string | null;
+  /** What it gave once SUCCEEDED (a backup's id, an export's key…); null before, or when it gives nothing. */
+  readonly result: unknown;
   readonly startedAt: string;
   readonly endedAt: string | null;
 }

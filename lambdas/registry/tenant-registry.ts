@@ -62,11 +62,38 @@ export class TenantRegistry {
     return new Map(rows.map((row) => [String(row.cell), Number(row.tenants)]));
   }
 
+  /**
+   * How many tenants of `cell` each of its `caches` holds (index → count): those not DELETED whose
+   * plan wants a cache, by the cache the plan records (none recorded: cache 0, as planned before
+   * cells had several).
+   */
+  async countTenantsByCache(cell: string, caches: number): Promise<number[]> {
+    const { rows } = await this.sql.query(
+      `SELECT COALESCE((plan->'cache'->>'index')::integer, 0) AS cache, count(*)::integer AS tenants FROM tenants
+        WHERE status <> 'DELETED' AND cell = :cell AND plan IS NOT NULL AND COALESCE((plan->'cache'->>'enabled')::boolean, true)
+        GROUP BY 1`,
+      { cell },
+    );
+    const counts = Array.from({ length: caches }, () => 0);
+    for (const row of rows) {
+      const index = Number(row.cache);
+      if (index >= 0 && index < caches) counts[index] = Number(row.tenants);
+    }
+    return counts;
+  }
+
+  /**
+   * Inserts a new tenant. Another request that inserted the same id first (and committed, or holds
+   * it) is a ConflictError, not a unique violation: ON CONFLICT keeps the transaction usable, so the
+   * caller can answer 409, or replay the winner's operation for the same Idempotency-Key.
+   */
   async insertTenant(tenant: { tenantId: string; displayName: string; tier: Tier; status: TenantStatus }): Promise<void> {
-    await this.sql.query(
-      `INSERT INTO tenants (tenant_id, display_name, tier, status) VALUES (:tenantId, :displayName, :tier, :status)`,
+    const { rowCount } = await this.sql.query(
+      `INSERT INTO tenants (tenant_id, display_name, tier, status) VALUES (:tenantId, :displayName, :tier, :status)
+       ON CONFLICT (tenant_id) DO NOTHING`,
       tenant,
     );
+    if (rowCount === 0) throw new ConflictError(`tenant ${tenant.tenantId} was just requested by another request`, { tenantId: tenant.tenantId });
   }
 
   /**
@@ -194,13 +221,21 @@ export class TenantRegistry {
   }
 
   /** Closes a running operation; says whether it was still running (a second close changes nothing). */
-  async finishOperation(operationId: string, status: Exclude<OperationStatus, 'RUNNING'>, error?: string): Promise<boolean> {
+  async finishOperation(operationId: string, status: Exclude<OperationStatus, 'RUNNING'>, error?: string, result?: unknown): Promise<boolean> {
     const { rowCount } = await this.sql.query(
-      `UPDATE operations SET status = :status, error = :error, ended_at = now()
+      `UPDATE operations SET status = :status, error = :error, result = CAST(:result AS jsonb), ended_at = now()
         WHERE operation_id = :operationId AND status = 'RUNNING'`,
-      { operationId, status, error: error ?? null },
+      { operationId, status, error: error ?? null, result: result === undefined ? null : JSON.stringify(result) },
     );
     return rowCount > 0;
+  }
+
+  /** Replaces what an ended operation gave (a restore adds the deployment it started once its lock was released). */
+  async recordOperationResult(operationId: string, result: unknown): Promise<void> {
+    await this.sql.query(`UPDATE operations SET result = CAST(:result AS jsonb) WHERE operation_id = :operationId`, {
+      operationId,
+      result: JSON.stringify(result),
+    });
   }
 
   async stepStarted(operationId: string, state: string): Promise<number> {
@@ -311,6 +346,7 @@ function toOperation(row: SqlRow): OperationRecord {
     requestHash: nullableString(row.request_hash),
     requestedBy: String(row.requested_by),
     executionId: nullableString(row.execution_id),
+    result: row.result === null || row.result === undefined ? null : (JSON.parse(String(row.result)) as unknown),
     startedAt: String(row.started_at),
     endedAt: nullableString(row.ended_at),
   };

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Dirent } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { checkBackupKey, checkBackupPrefix, type BackupStorePort } from '../../lambdas/ports/backup-store.js';
+import { checkBackupKey, checkBackupPrefix, type BackupStorePort, type DownloadLink } from '../../lambdas/ports/backup-store.js';
+import type { SignedDownloadLinks } from './signed-download-links.js';
 
 const FILE_MODE = 0o600;
 const FOLDER_MODE = 0o700;
@@ -19,8 +20,18 @@ const TEMPORARY = /^\.(.+)\.[0-9a-f]{12}\.tmp$/;
 export class FolderBackupStore implements BackupStorePort {
   private readonly root: string;
 
-  constructor(root: string) {
+  /** `links`: how links to objects are signed (the local API serves them); without it, `link` fails. */
+  constructor(
+    root: string,
+    private readonly links?: SignedDownloadLinks,
+  ) {
     this.root = resolve(root);
+  }
+
+  async link(key: string, expiresInSeconds: number): Promise<DownloadLink> {
+    // As a presigned URL, a link is made without looking at the object: a missing one answers 404 when fetched.
+    if (!this.links) throw new Error('this backup store gives no links: the local API that would serve them is not running');
+    return this.links.sign(key, expiresInSeconds);
   }
 
   async write(key: string, content: string | Uint8Array): Promise<void> {

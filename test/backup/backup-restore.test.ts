@@ -45,7 +45,7 @@ describe('per-tenant backup, restore and export', () => {
     const plan = planTenant(parseProvisionRequest({ tenantId }), environment, 'local');
     await ensureTenantDatabase(plan, sql, secrets, config);
     if (definition) {
-      await applyMigrations(sql, plan.names, planMigration(null, definition, { allowDestructive: false, schema: plan.names.schema }), { definition });
+      await applyMigrations(sql, secrets, plan.names, planMigration(null, definition, { allowDestructive: false, schema: plan.names.schema }), { definition });
     }
     return plan;
   };
@@ -108,7 +108,7 @@ describe('per-tenant backup, restore and export', () => {
   };
 
   it('restores a tenant to its backup: ids, timestamps, nulls and references, and the next deploy plans from there', async () => {
-    const manifest = await backupTenant({ sql, store, names: alpha.names, tenantId: 'alpha', backupId: 'bk-1', prefix: backupOfAlpha, reason: 'manual' });
+    const manifest = await backupTenant({ sql, secrets, store, names: alpha.names, tenantId: 'alpha', backupId: 'bk-1', prefix: backupOfAlpha, reason: 'manual' });
     alphaAtBackup = await snapshot(alpha.names);
 
     expect(manifest).toMatchObject({ format: 'hostplane-backup/1', backupId: 'bk-1', tenantId: 'alpha', reason: 'manual', definition: bookshop });
@@ -147,7 +147,7 @@ describe('per-tenant backup, restore and export', () => {
     const next = parseAppDefinition({ ...bookshop, entities: bookshop.entities.map((e) => (e.name === 'book' ? { ...e, fields: [...e.fields, { name: 'isbn', type: 'string' }] } : e)) });
     const plan = await planTenantMigration(sql, alpha.names, next, { allowDestructive: false });
     expect(plan.steps.map((step) => step.summary)).toEqual(['add column book.isbn']);
-    expect((await applyMigrations(sql, alpha.names, plan, { definition: next })).applied).toHaveLength(1);
+    expect((await applyMigrations(sql, secrets, alpha.names, plan, { definition: next })).applied).toHaveLength(1);
     await restoreTenant({ sql, store, names: alpha.names, prefix: backupOfAlpha });
     expect(await snapshot(alpha.names)).toEqual(alphaAtBackup);
   });
@@ -250,7 +250,7 @@ describe('per-tenant backup, restore and export', () => {
     await addBook(epsilon.names, 'Replaced by an empty backup');
     const prefix = `${environment}/gamma/bk-empty`;
 
-    const manifest = await backupTenant({ sql, store, names: gamma.names, tenantId: 'gamma', backupId: 'bk-empty', prefix, reason: 'final' });
+    const manifest = await backupTenant({ sql, secrets, store, names: gamma.names, tenantId: 'gamma', backupId: 'bk-empty', prefix, reason: 'final' });
 
     expect(manifest).toMatchObject({ tenantId: 'gamma', reason: 'final', definition: null, fingerprint: null, entities: [] });
     expect(await store.list(`${prefix}/`)).toEqual([`${prefix}/manifest.json`]);
@@ -260,7 +260,7 @@ describe('per-tenant backup, restore and export', () => {
     expect(await snapshot(epsilon.names)).toEqual({});
     expect(await deployedDefinition(sql, epsilon.names)).toBeNull();
     const plan = await planTenantMigration(sql, epsilon.names, bookshop, { allowDestructive: false });
-    expect((await applyMigrations(sql, epsilon.names, plan, { definition: bookshop })).applied).toHaveLength(plan.steps.length);
+    expect((await applyMigrations(sql, secrets, epsilon.names, plan, { definition: bookshop })).applied).toHaveLength(plan.steps.length);
   });
 
   it('keeps every field type exactly, and rows that refer to rows after them', async () => {
@@ -300,7 +300,7 @@ describe('per-tenant backup, restore and export', () => {
     const before = await snapshot(zeta.names);
     const prefix = `${environment}/zeta/bk-1`;
 
-    await backupTenant({ sql, store, names: zeta.names, tenantId: 'zeta', backupId: 'bk-1', prefix, reason: 'manual' });
+    await backupTenant({ sql, secrets, store, names: zeta.names, tenantId: 'zeta', backupId: 'bk-1', prefix, reason: 'manual' });
     await restoreTenant({ sql, store, names: eta.names, prefix });
     await restoreTenant({ sql, store, names: zeta.names, prefix });
 
@@ -314,10 +314,10 @@ describe('per-tenant backup, restore and export', () => {
   it('takes the same backup id again into the same keys', async () => {
     const prefix = `${environment}/beta/bk-again`;
     const now = new Date('2026-01-02T03:04:05.000Z');
-    const first = await backupTenant({ sql, store, names: beta.names, tenantId: 'beta', backupId: 'bk-again', prefix, reason: 'manual', now });
+    const first = await backupTenant({ sql, secrets, store, names: beta.names, tenantId: 'beta', backupId: 'bk-again', prefix, reason: 'manual', now });
     const keys = await store.list(`${prefix}/`);
 
-    const second = await backupTenant({ sql, store, names: beta.names, tenantId: 'beta', backupId: 'bk-again', prefix, reason: 'manual', now });
+    const second = await backupTenant({ sql, secrets, store, names: beta.names, tenantId: 'beta', backupId: 'bk-again', prefix, reason: 'manual', now });
 
     expect(second).toEqual(first);
     expect(await store.list(`${prefix}/`)).toEqual(keys);

@@ -94,10 +94,18 @@ describe('the operators console, in Chromium, on the local API', () => {
 
     await page.getByRole('button', { name: 'Back up now' }).click();
 
-    await page.getByText(/^Backup .+ taken: \d+ rows/).waitFor();
+    // A backup is an operation: the console follows it on its page until it SUCCEEDED, naming the backup.
+    await page.getByTestId('operation-status').getByText('SUCCEEDED').waitFor();
     const backups = (await api(cp!.apiUrl, 'GET', `/tenants/${tenant}/backups`)).body.items as { backupId: string; reason: string }[];
     expect(backups).toEqual([expect.objectContaining({ reason: 'manual' })]);
-    await page.getByRole('cell', { name: backups[0]!.backupId }).waitFor();
+    await page.getByText(`Backup: ${backups[0]!.backupId}`).waitFor();
+
+    // Exported from the tenant's backups: the export's page gives the download link.
+    await page.getByRole('link', { name: `Tenant ${tenant}` }).click();
+    await page.getByRole('row', { name: new RegExp(backups[0]!.backupId) }).getByRole('button', { name: 'Export' }).click();
+    const link = page.getByTestId('export-download');
+    await link.waitFor();
+    expect((await fetch(String(await link.getAttribute('href')))).status).toBe(200);
   });
 
   it('deletes nothing when the id typed again does not match, then deletes the tenant when it does', async () => {

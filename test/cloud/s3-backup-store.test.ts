@@ -164,3 +164,22 @@ describe('S3BackupStore', () => {
     expect(() => new S3BackupStore({ client, bucket: BUCKET, prefix: '../x/' })).toThrow('is not a backup key prefix');
   });
 });
+
+describe('S3BackupStore links', () => {
+  it('presigns a GetObject URL of the object under the store prefix, lasting the time asked, without sending a request', async () => {
+    const client = new S3Client({ region: 'eu-west-1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' } });
+    const signedAt = new Date('2026-11-23T13:00:00Z');
+    const store = new S3BackupStore({ client, bucket: 'hp-dev-backups', prefix: 'backups/', now: () => signedAt });
+
+    const link = await store.link('dev/exports/acme/op-1/acme-bk-1.tar.gz', 900);
+
+    const url = new URL(link.url);
+    expect(url.hostname).toBe('hp-dev-backups.s3.eu-west-1.amazonaws.com');
+    expect(url.pathname).toBe('/backups/dev/exports/acme/op-1/acme-bk-1.tar.gz');
+    expect(url.searchParams.get('X-Amz-Expires')).toBe('900');
+    expect(url.searchParams.get('X-Amz-Date')).toBe('20261123T130000Z');
+    expect(url.searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
+    expect(link.expiresAt).toBe('2026-11-23T13:15:00.000Z');
+    await expect(store.link('../escape', 900)).rejects.toThrow('is not a backup key');
+  });
+});

@@ -17,6 +17,7 @@ const MACHINES = {
   provision: 'arn:aws:states:eu-west-1:123456789012:stateMachine:hp-dev-provision',
   deploy: 'arn:aws:states:eu-west-1:123456789012:stateMachine:hp-dev-deploy',
   deprovision: 'arn:aws:states:eu-west-1:123456789012:stateMachine:hp-dev-deprovision',
+  backup: 'arn:aws:states:eu-west-1:123456789012:stateMachine:hp-dev-backup',
 } as const;
 const OPERATION = 'op-0193f5d2-7c1a-4b7e-9d0e-acme';
 const EXECUTION_ARN = `arn:aws:states:eu-west-1:123456789012:execution:hp-dev-provision:${OPERATION}`;

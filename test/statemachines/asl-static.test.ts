@@ -94,8 +94,8 @@ const files = readdirSync(STATEMACHINES_DIR)
   .sort();
 
 describe('statemachines/', () => {
-  it('holds the provision, deploy and deprovision state machines', () => {
-    expect(files).toEqual(expect.arrayContaining(['provision.asl.json', 'deploy.asl.json', 'deprovision.asl.json']));
+  it('holds the provision, deploy, deprovision and backup state machines', () => {
+    expect(files).toEqual(expect.arrayContaining(['provision.asl.json', 'deploy.asl.json', 'deprovision.asl.json', 'backup.asl.json']));
   });
 });
 

@@ -84,30 +84,21 @@ describe('the deprovision state machine, run by the local engine with the produc
     // The customer comes back: the id is free, and the final backup restores into the new tenant.
     await provision('leaving');
     expect((await api(cp.apiUrl, 'GET', '/tenants/leaving')).body).toMatchObject({ status: 'ACTIVE' });
-    const restored = await api(cp.apiUrl, 'POST', '/tenants/leaving/restore', { backupId: final.backupId });
-    expect(restored.status).toBe(200);
-    expect(restored.body.entities).toEqual(expect.arrayContaining([{ entity: 'book', rows: 1 }, { entity: 'review', rows: 0 }]));
-    const redeploy = restored.body.deployment as Body;
-    expect(redeploy).toMatchObject({ app: 'Bookshop' });
-    expect((await ended(redeploy.operationId)).status).toBe('SUCCEEDED');
+    const restoring = await api(cp.apiUrl, 'POST', '/tenants/leaving/restore', { backupId: final.backupId });
+    expect(restoring.status).toBe(202);
+    const restored = await ended(restoring.body.operationId);
+    expect(restored).toMatchObject({ kind: 'restore', status: 'SUCCEEDED' });
+    const result = restored.result as Body;
+    expect(result.entities).toEqual(expect.arrayContaining([{ entity: 'book', rows: 1 }, { entity: 'review', rows: 0 }]));
+    // The backup's app (Bookshop) is not the starter app the new tenant runs: it is deployed again.
+    expect(result.deploymentId).toEqual(expect.any(String));
+    expect((await ended(result.deploymentOperationId)).status).toBe('SUCCEEDED');
     const books = await pollUntil(async () => {
       const reply = await send(cp.edgePort, { path: '/api/book', headers: { host: `leaving.localhost:${cp.edgePort}` } });
       return reply.status === 200 ? (JSON.parse(reply.body) as { items: Body[] }).items : undefined;
     }, { what: 'the restored rows through the redeployed app' });
     expect(books).toEqual([expect.objectContaining({ id: 1, title: 'Dune' })]);
     expect((await api(cp.apiUrl, 'GET', '/tenants/leaving/backups')).body.items).toHaveLength(1);
-  });
-
-  it('takes a backup on request and exports it as schema.json and a CSV per entity', async () => {
-    await provision('exported');
-    const taken = await api(cp.apiUrl, 'POST', '/tenants/exported/backups');
-    expect(taken.status).toBe(201);
-    expect(taken.body).toMatchObject({ reason: 'manual', app: 'exported', expiresAt: null });
-    const exported = await api(cp.apiUrl, 'GET', `/tenants/exported/backups/${String(taken.body.backupId)}/export`);
-    expect(Object.keys(exported.body.files as Body).sort()).toEqual(['note.csv', 'schema.json']);
-    expect((exported.body.files as Record<string, string>)['note.csv']).toMatch(/^id,title,body,created_at,updated_at\r?\n/);
-    expect((await api(cp.apiUrl, 'POST', '/tenants/exported/restore', { backupId: 'bk-nope' })).status).toBe(404);
-    expect((await api(cp.apiUrl, 'POST', '/tenants/exported/restore', {})).body).toMatchObject({ field: 'backupId' });
   });
 
   it('answers 404 for an unknown tenant, 409 for a deleted one and for one with an operation running', async () => {
