@@ -20,17 +20,13 @@ export const CLOUD_VARIABLES = {
   databasePort: 'HOSTPLANE_DATABASE_PORT',
   /** `pg`: CREATE/DROP DATABASE over a connection from the VPC (ADR 0005); `data-api`: through the Data API too. */
   databaseServerStatements: 'HOSTPLANE_DATABASE_SERVER_STATEMENTS',
-  cacheUserGroupId: 'HOSTPLANE_CACHE_USER_GROUP_ID',
-  cacheHost: 'HOSTPLANE_CACHE_HOST',
-  cachePort: 'HOSTPLANE_CACHE_PORT',
-  cacheNoticesSecretArn: 'HOSTPLANE_CACHE_NOTICES_SECRET_ARN',
+  /** JSON, the cell's caches in index order: `[{ "id", "userGroupId", "host", "port", "noticesSecretArn" }]`. */
+  caches: 'HOSTPLANE_CACHES',
   cluster: 'HOSTPLANE_CLUSTER',
   capacityProvider: 'HOSTPLANE_CAPACITY_PROVIDER',
   namespaceId: 'HOSTPLANE_NAMESPACE_ID',
   namespaceName: 'HOSTPLANE_NAMESPACE_NAME',
   fileSystemId: 'HOSTPLANE_FILE_SYSTEM_ID',
-  tenantSubnets: 'HOSTPLANE_TENANT_SUBNETS',
-  tenantSecurityGroup: 'HOSTPLANE_TENANT_SECURITY_GROUP',
   tenantImage: 'HOSTPLANE_TENANT_IMAGE',
   tenantExecutionRoleArn: 'HOSTPLANE_TENANT_EXECUTION_ROLE_ARN',
   /** The managed policy every tenant task role is created with as its permissions boundary. */
@@ -51,6 +47,7 @@ export const CLOUD_VARIABLES = {
   provisionStateMachineArn: 'HOSTPLANE_PROVISION_STATE_MACHINE_ARN',
   deployStateMachineArn: 'HOSTPLANE_DEPLOY_STATE_MACHINE_ARN',
   deprovisionStateMachineArn: 'HOSTPLANE_DEPROVISION_STATE_MACHINE_ARN',
+  backupStateMachineArn: 'HOSTPLANE_BACKUP_STATE_MACHINE_ARN',
   eventBusName: 'HOSTPLANE_EVENT_BUS_NAME',
   backupBucket: 'HOSTPLANE_BACKUP_BUCKET',
   /** `https://<console distribution>`: the origin API answers allow (CORS). */
@@ -90,6 +87,8 @@ export const cellDescriptionSchema = z.object({
   cell: scopeSchema.shape.cell,
   maxTenants: z.number().int().min(1),
   limits: z.record(z.string(), z.number().int().min(0)).optional(),
+  caches: z.number().int().min(1).optional(),
+  tenantsPerCache: z.number().int().min(1).optional(),
 });
 
 const cellsSchema = z.array(cellDescriptionSchema).min(1);
@@ -106,6 +105,36 @@ export function cellsVariable(env: CloudEnvironment): z.output<typeof cellsSchem
   const result = cellsSchema.safeParse(parsed);
   if (!result.success) {
     throw new CloudConfigurationError(`${CLOUD_VARIABLES.cells} is not a list of cells: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return result.data;
+}
+
+/** One of the cell's caches as the stack describes it: its replication group, user group, TLS endpoint, and the control plane's publishing user. */
+export const cacheDescriptionSchema = z.object({
+  id: z.string().min(1),
+  userGroupId: z.string().min(1),
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65_535),
+  noticesSecretArn: z.string().min(1),
+});
+export type CacheDescription = z.output<typeof cacheDescriptionSchema>;
+
+const cachesSchema = z.array(cacheDescriptionSchema).min(1);
+
+/** `HOSTPLANE_CACHES`: the cell's caches, in the order a tenant plan's `cache.index` counts them. */
+export function cachesVariable(env: CloudEnvironment, neededFor: string): CacheDescription[] {
+  const text = requireVariable(env, 'caches', neededFor);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new CloudConfigurationError(`${CLOUD_VARIABLES.caches} is not JSON: ${text.slice(0, 80)}`);
+  }
+  const result = cachesSchema.safeParse(parsed);
+  if (!result.success) {
+    throw new CloudConfigurationError(
+      `${CLOUD_VARIABLES.caches} is not a list of caches ({ id, userGroupId, host, port, noticesSecretArn }): ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   }
   return result.data;
 }

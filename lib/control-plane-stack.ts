@@ -38,7 +38,8 @@ export interface ControlPlaneStackProps extends StackProps {
   /** How tenants are fronted: CloudFront mode, their domain and its hosted zone. */
   readonly edge: EdgeSettings;
   /** Most tenants the cell admits, and the per-cell limits behind that number, named when a tenant is refused. */
-  readonly placement: { readonly maxTenants: number; readonly limits: Readonly<Record<string, number>> };
+  /** `tenantsPerCache`: how many tenants' users one of the cell's caches holds. @default no limit */
+  readonly placement: { readonly maxTenants: number; readonly limits: Readonly<Record<string, number>>; readonly tenantsPerCache?: number };
   /**
    * Requests per second the API admits, and the burst above it.
    * @default { rateLimit: 50, burstLimit: 100 }
@@ -55,11 +56,13 @@ export interface ControlPlaneStateMachines {
   readonly provision: StateMachine;
   readonly deploy: StateMachine;
   readonly deprovision: StateMachine;
+  /** Backups, restores and exports on request (an operation each). */
+  readonly backup: StateMachine;
 }
 
 /**
  * The control plane of one environment: one Lambda per entry of `FUNCTIONS` with exactly the access
- * it needs (`ControlPlaneFunctions`); the provision, deploy and deprovision state machines from
+ * it needs (`ControlPlaneFunctions`); the provision, deploy, deprovision and backup state machines from
  * `statemachines/*.asl.json`, each allowed to invoke exactly the Lambdas its Tasks name (and provision
  * to run deploy to completion); the operators' API behind Cognito; the EventBridge rules; the bucket
  * of per-tenant backups. The tenant registry lives in the cell's Aurora, reached through the Data API.
@@ -89,7 +92,12 @@ export class ControlPlaneStack extends Stack {
     this.hostplaneEnvironment = environment;
     Tags.of(this).add('hostplane:environment', environment);
 
-    const asl = { provision: readAslFile('provision'), deploy: readAslFile('deploy'), deprovision: readAslFile('deprovision') };
+    const asl = {
+      provision: readAslFile('provision'),
+      deploy: readAslFile('deploy'),
+      deprovision: readAslFile('deprovision'),
+      backup: readAslFile('backup'),
+    };
     const stateMachineNames = Object.fromEntries(WORKFLOW_NAMES.map((workflow) => [workflow, this.stateMachineName(workflow)])) as Record<
       WorkflowName,
       string
@@ -138,6 +146,7 @@ export class ControlPlaneStack extends Stack {
         asl.provision.taskTimeouts,
         asl.deploy.taskTimeouts,
         asl.deprovision.taskTimeouts,
+        asl.backup.taskTimeouts,
         // Not a Task: the registry's custom resource waits for it (through a cold Aurora resume).
         new Map<FunctionName, number>([['BootstrapRegistry', REGISTRY_BOOTSTRAP_TIMEOUT_SECONDS]]),
       ),
@@ -164,6 +173,7 @@ export class ControlPlaneStack extends Stack {
       deploy: deployMachine,
       provision: this.aslStateMachine('Provision', stateMachineNames.provision, asl.provision, { deploy: deployMachine }),
       deprovision: this.aslStateMachine('Deprovision', stateMachineNames.deprovision, asl.deprovision, {}),
+      backup: this.aslStateMachine('Backup', stateMachineNames.backup, asl.backup, {}),
     };
     this.eventRules = new PlatformEventRules(this, 'EventRules', {
       executionStatusChanged: this.functions.ExecutionStatusChanged,

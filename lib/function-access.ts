@@ -47,7 +47,8 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, readonly AccessKind[
   GenerateCode: ['appFiles'],
   Compile: ['appFiles'],
   PlanMigrations: [],
-  Migrate: [],
+  // `secrets`: migrations run on the tenant's own login, read from its database secret (ADR 0009).
+  Migrate: ['secrets'],
   // `edge`: Publish writes the release's front end to the tenant's asset bucket, RollBack writes the current one's again.
   Publish: ['appFiles', 'edge', 'notices'],
   AwaitHealthy: ['appFiles'],
@@ -67,6 +68,11 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, readonly AccessKind[
   RemoveAppFiles: ['appFiles'],
   MarkTenantDeleted: [],
   MarkDeprovisionFailed: [],
+  RestoreBackup: ['backups'],
+  WriteExport: ['backups'],
+  // A restore of another app deploys that app again.
+  FinishBackupOperation: ['workflows'],
+  FailBackupOperation: [],
   ExecutionStatusChanged: ['appFiles', 'edge'],
   ReconcileTenants: REMOVES_EVERYTHING,
   AppDefinitionChanged: ['workflows'],
@@ -74,13 +80,15 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, readonly AccessKind[
   ListTenants: [],
   GetTenant: [],
   DeleteTenant: ['workflows'],
-  CreateBackup: ['backups'],
+  // Backup, restore and export start the backup state machine, which does the work.
+  CreateBackup: ['workflows'],
   ListBackups: [],
-  ExportBackup: ['backups'],
-  RestoreTenant: ['backups', 'workflows'],
+  ExportBackup: ['workflows'],
+  RestoreTenant: ['workflows'],
   GetDrift: READS_EVERYTHING,
   FixDrift: REMOVES_EVERYTHING,
-  GetOperation: [],
+  // An export's operation carries a presigned link to its archive (signed with the function's own rights).
+  GetOperation: ['backups'],
   CreateDeployment: ['workflows'],
   ListDeployments: [],
   GetDeployment: [],
@@ -91,7 +99,8 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, readonly AccessKind[
 
 /** Each job's access (`lambdas/jobs.ts`): its ECS task role gets exactly this, beyond the registry. */
 export const JOB_ACCESS: Readonly<Record<JobName, readonly AccessKind[]>> = {
-  BackupTenant: ['backups'],
+  // `secrets`: the tables are read on the tenant's own login, from its database secret (ADR 0009).
+  BackupTenant: ['backups', 'secrets'],
 };
 
 /** Whether the function runs in the cell's VPC: it mounts EFS, talks to the cache, or opens a pg connection. */

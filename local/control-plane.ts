@@ -14,6 +14,7 @@ import { TenantRegistry } from '../lambdas/registry/tenant-registry.js';
 import { FileSecrets } from './adapters/file-secrets.js';
 import { FolderAppFiles } from './adapters/folder-app-files.js';
 import { FolderBackupStore } from './adapters/folder-backup-store.js';
+import { SignedDownloadLinks } from './adapters/signed-download-links.js';
 import { InProcessEvents } from './adapters/in-process-events.js';
 import { LocalEdge } from './adapters/local-edge.js';
 import { LocalWorkflows, type InjectedFault } from './adapters/local-workflows.js';
@@ -57,6 +58,8 @@ export interface LocalControlPlaneOptions {
   readonly healthWaitSeconds?: number;
   /** How long deprovision's final backup is kept (days). @default 30 */
   readonly backupRetentionDays?: number;
+  /** Tests: the clock download links are signed and checked by. @default the system clock */
+  readonly clock?: () => Date;
   readonly log?: (line: string) => void;
 }
 
@@ -129,6 +132,9 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
     const workflows = new LocalWorkflows({ events, retryIntervalMs: options.retryIntervalMs, faults: options.faults });
     stack.push(() => workflows.drain({ abort: true }).then(() => events.settled()));
 
+    // Links to exports are served by the local API, whose address is known once it listens.
+    let apiUrl = '';
+    const links = new SignedDownloadLinks({ baseUrl: () => apiUrl, now: options.clock });
     const databaseUrl = new URL(adminUrl);
     const config: PlatformConfig = {
       environment,
@@ -141,24 +147,34 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
     const ports: Ports = {
       config,
       sql,
-      cacheUsers,
+      // Locally the cell has one cache: the one Redis.
+      cacheUsers: [cacheUsers],
       secrets,
       compute,
       appFiles: new FolderAppFiles(appFilesRoot),
       edge,
       workflows,
       events,
-      notices: cacheUsers,
-      backups: new FolderBackupStore(join(stateDir, 'backups')),
+      notices: [cacheUsers],
+      backups: new FolderBackupStore(join(stateDir, 'backups'), links),
     };
     configurePorts(ports);
     await preloadFunctionHandlers();
 
     // As EventBridge rules would: ended executions close their operations; a changed app definition is deployed.
+    // A delivery that fails (the database down a moment) is tried again with backoff until stopping.
+    const stopping = new AbortController();
+    stack.push(async () => stopping.abort());
+    const retried = (rule: string) => (error: unknown, attempt: number, delayMs: number) =>
+      log(`${rule}: delivery ${attempt} failed (${error instanceof Error ? error.message : String(error)}); trying again in ${Math.round(delayMs / 1000)} s`);
     routeEventsToFunction(events, 'aws.states', 'Step Functions Execution Status Change', 'ExecutionStatusChanged', {
       idOf: (event) => String(event.detail.name),
+      signal: stopping.signal,
+      onRetry: retried('execution ended'),
     });
     routeEventsToFunction(events, APP_DEFINITION_CHANGED.source, APP_DEFINITION_CHANGED.detailType, 'AppDefinitionChanged', {
+      signal: stopping.signal,
+      onRetry: retried('app definition changed'),
       idOf: (event) => (typeof event.detail.eventId === 'string' ? event.detail.eventId : undefined),
       onAnswer: (answer, event) => {
         const { started, reason, deploymentId } = (answer ?? {}) as { started?: boolean; reason?: string; deploymentId?: string };
@@ -171,7 +187,8 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
     edgePort = frontDoor.port;
     stack.push(() => frontDoor.close());
     const apiPort = options.apiPort ?? 7700;
-    const api = await startApiServer({ port: apiPort }).catch(portTaken(apiPort, 'API', '--api-port'));
+    const api = await startApiServer({ port: apiPort, downloads: { links, store: ports.backups } }).catch(portTaken(apiPort, 'API', '--api-port'));
+    apiUrl = api.url;
     stack.push(() => api.close());
 
     await recoverTenants(ports, compute, edge, log);

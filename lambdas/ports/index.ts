@@ -13,7 +13,15 @@ import type { WorkflowsPort } from './workflows.js';
 export interface PlatformConfig {
   readonly environment: string;
   /** Cells tenants may be placed in, with their limits. */
-  readonly cells: readonly { readonly cell: string; readonly maxTenants: number; readonly limits?: Readonly<Record<string, number>> }[];
+  readonly cells: readonly {
+    readonly cell: string;
+    readonly maxTenants: number;
+    readonly limits?: Readonly<Record<string, number>>;
+    /** How many caches the cell has (`Ports.cacheUsers` and `Ports.notices` hold one port each). @default 1 */
+    readonly caches?: number;
+    /** How many tenants' users one cache holds. @default no limit */
+    readonly tenantsPerCache?: number;
+  }[];
   /**
    * Where tenant processes reach the database server, and whether they must use TLS there (the
    * cloud's Aurora: always; the local world: when its admin URL asks for it). @default tls false
@@ -31,14 +39,16 @@ export interface PlatformConfig {
 export interface Ports {
   readonly config: PlatformConfig;
   readonly sql: SqlPort;
-  readonly cacheUsers: CacheUsersPort;
+  /** One per cache of the cell, by the index a tenant's plan records (`cacheOf` picks it); locally one Redis. */
+  readonly cacheUsers: readonly CacheUsersPort[];
   readonly secrets: SecretsPort;
   readonly compute: ComputePort;
   readonly appFiles: AppFilesPort;
   readonly edge: EdgePort;
   readonly workflows: WorkflowsPort;
   readonly events: EventsPort;
-  readonly notices: NoticesPort;
+  /** One per cache of the cell, like `cacheUsers`: a tenant's notices go on the cache it lives on. */
+  readonly notices: readonly NoticesPort[];
   readonly backups: BackupStorePort;
 }
 

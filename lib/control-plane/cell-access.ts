@@ -20,7 +20,6 @@ export interface ControlPlaneCell {
   readonly controlPlaneSecurityGroup: ISecurityGroup;
   readonly cluster: ICluster;
   readonly capacityProviderName: string;
-  readonly tenantSecurityGroup: ISecurityGroup;
   readonly tenantExecutionRole: IRole;
   readonly tenantLogGroup: ILogGroup;
   readonly tenantImage: { readonly imageUri: string };
@@ -29,11 +28,13 @@ export interface ControlPlaneCell {
     readonly adminSecret: ISecret;
     readonly clusterArn: string;
   };
-  readonly cache: {
+  /** The cell's caches, in the order a tenant plan's `cache.index` counts them. */
+  readonly caches: readonly {
+    readonly id: string;
     readonly userGroupId: string;
-    readonly endpoint: { readonly host: string; readonly port: number | string };
+    readonly endpoint: { readonly host: string; readonly port: number };
     readonly controlPlaneSecret: ISecret;
-  };
+  }[];
   readonly fileSystem: IFileSystem;
   readonly adminAccessPoint: IAccessPoint;
   readonly namespace: IPrivateDnsNamespace;

@@ -22,6 +22,7 @@ import { CfnWebACL, CfnWebACLAssociation } from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { z } from 'zod';
 import { API_ROUTES } from '../../lambdas/api/routes.js';
+import { restoreRequestSchema } from '../../lambdas/backup/backup-operations.js';
 import type { FunctionName } from '../../lambdas/functions.js';
 import { provisionRequestSchema } from '../../lambdas/domain/tenant-plan.js';
 import type { HostplaneFunction } from '../hostplane-function.js';
@@ -49,6 +50,7 @@ export interface ControlPlaneApiProps {
 /** Request bodies API Gateway checks before a function runs, from the same zod schemas the handlers parse with. */
 const REQUEST_MODELS: readonly { method: string; resource: string; name: string; schema: z.ZodType }[] = [
   { method: 'POST', resource: '/tenants', name: 'ProvisionRequest', schema: provisionRequestSchema },
+  { method: 'POST', resource: '/tenants/{id}/restore', name: 'RestoreRequest', schema: restoreRequestSchema },
 ];
 
 /**

@@ -74,7 +74,7 @@ export interface ControlPlaneFunctionsProps {
   readonly environment: string;
   readonly cell: ControlPlaneCell;
   /** Most tenants the cell admits, and the limits behind that number (named in a refusal). */
-  readonly placement: { readonly maxTenants: number; readonly limits: Readonly<Record<string, number>> };
+  readonly placement: { readonly maxTenants: number; readonly limits: Readonly<Record<string, number>>; readonly tenantsPerCache?: number };
   readonly edge: EdgeSettings;
   readonly backupBucket: IBucket;
   /** Function → the longest Task TimeoutSeconds that waits for it. */
@@ -112,6 +112,18 @@ export class ControlPlaneFunctions extends Construct {
     return arnIn(this, 'secretsmanager', 'secret', `hostplane/${this.props.environment}/*`, { sep: ArnFormat.COLON_RESOURCE_NAME });
   }
 
+  /** `HOSTPLANE_CACHES`: every cache of the cell, in index order (`cloud/cloud-environment.ts`, `cachesVariable`), as JSON CloudFormation fills in. */
+  private cachesVariable(): string {
+    const caches = this.props.cell.caches.map((cache) => ({
+      id: cache.id,
+      userGroupId: cache.userGroupId,
+      host: cache.endpoint.host,
+      port: cache.endpoint.port,
+      noticesSecretArn: cache.controlPlaneSecret.secretArn,
+    }));
+    return Stack.of(this).toJsonString(caches);
+  }
+
   /** ARN of one of our state machines, from its name. */
   stateMachineArn(workflow: WorkflowName): string {
     return arnIn(this, 'states', 'stateMachine', this.props.stateMachineNames[workflow], { sep: ArnFormat.COLON_RESOURCE_NAME });
@@ -147,7 +159,9 @@ export class ControlPlaneFunctions extends Construct {
     const stack = Stack.of(this);
     const variables: Partial<Record<CloudVariable, string>> = {
       environment,
-      cells: JSON.stringify([{ cell: cell.cell, maxTenants: this.props.placement.maxTenants, limits: this.props.placement.limits }]),
+      cells: JSON.stringify([
+        { cell: cell.cell, maxTenants: this.props.placement.maxTenants, limits: this.props.placement.limits, caches: cell.caches.length, tenantsPerCache: this.props.placement.tenantsPerCache },
+      ]),
       accountId: stack.account,
       databaseClusterArn: cell.database.clusterArn,
       databaseSecretArn: cell.database.adminSecret.secretArn,
@@ -165,10 +179,8 @@ export class ControlPlaneFunctions extends Construct {
           });
           break;
         case 'cacheUsers':
-          add({ cacheUserGroupId: cell.cache.userGroupId, cacheHost: cell.cache.endpoint.host, cachePort: String(cell.cache.endpoint.port) });
-          break;
         case 'notices':
-          add({ cacheHost: cell.cache.endpoint.host, cachePort: String(cell.cache.endpoint.port), cacheNoticesSecretArn: cell.cache.controlPlaneSecret.secretArn });
+          add({ caches: this.cachesVariable() });
           break;
         case 'compute':
           add({
@@ -177,8 +189,6 @@ export class ControlPlaneFunctions extends Construct {
             namespaceId: cell.namespace.namespaceId,
             namespaceName: cell.namespace.namespaceName,
             fileSystemId: cell.fileSystem.fileSystemId,
-            tenantSubnets: cell.vpc.selectSubnets({ subnetType: SubnetType.PRIVATE_WITH_EGRESS }).subnetIds.join(','),
-            tenantSecurityGroup: cell.tenantSecurityGroup.securityGroupId,
             tenantImage: cell.tenantImage.imageUri,
             tenantExecutionRoleArn: cell.tenantExecutionRole.roleArn,
             tenantPermissionsBoundaryArn: this.tenantTaskBoundary.policy.managedPolicyArn,
@@ -205,6 +215,7 @@ export class ControlPlaneFunctions extends Construct {
             provisionStateMachineArn: this.stateMachineArn('provision'),
             deployStateMachineArn: this.stateMachineArn('deploy'),
             deprovisionStateMachineArn: this.stateMachineArn('deprovision'),
+            backupStateMachineArn: this.stateMachineArn('backup'),
           });
           break;
         case 'backups':
@@ -257,10 +268,11 @@ export class ControlPlaneFunctions extends Construct {
           ),
           'Cache users are created per tenant at run time, every one named hp-<environment>-…; no other user matches.',
         );
+        // Every cache's user group: a tenant's user joins its own cache's, and a user is taken out of whichever it is in.
         fn.grantPrincipal.addToPrincipalPolicy(
           allow(
             ['elasticache:ModifyUserGroup', 'elasticache:DescribeUserGroups'],
-            [arnIn(this, 'elasticache', 'usergroup', cell.cache.userGroupId, { sep: ArnFormat.COLON_RESOURCE_NAME })],
+            cell.caches.map((cache) => arnIn(this, 'elasticache', 'usergroup', cache.userGroupId, { sep: ArnFormat.COLON_RESOURCE_NAME })),
           ),
         );
         allowWithWildcards(
@@ -290,7 +302,7 @@ export class ControlPlaneFunctions extends Construct {
         );
         return;
       case 'notices':
-        cell.cache.controlPlaneSecret.grantRead(fn);
+        for (const cache of cell.caches) cache.controlPlaneSecret.grantRead(fn);
         return;
       case 'backups':
         // What S3BackupStore sends (PutObject, GetObject, ListObjectsV2, DeleteObjects), not grantReadWrite's

@@ -84,7 +84,11 @@ const PORTS: readonly [port: string, builder: string, fn: FunctionName][] = [
   ['edge', 'cloud/ports/edge.ts', 'Publish'],
   ['edge', 'cloud/ports/edge.ts', 'RollBack'],
   ['workflows', 'cloud/ports/workflows.ts', 'CreateTenant'],
-  ['backups', 'cloud/ports/backups.ts', 'CreateBackup'],
+  ['backups', 'cloud/ports/backups.ts', 'WriteExport'],
+  // The export's link is presigned with GetOperation's own rights: it must be allowed GetObject.
+  ['backups', 'cloud/ports/backups.ts', 'GetOperation'],
+  // Backup, restore and export start the backup state machine.
+  ['workflows', 'cloud/ports/workflows.ts', 'CreateBackup'],
   ['sql', 'cloud/ports/sql.ts', 'ListTenants'],
 ];
 

@@ -51,8 +51,35 @@ describe('ControlPlaneStack', () => {
     return found[0]!;
   };
 
-  it('builds the provision, deploy and deprovision state machines', () => {
-    expect(Object.keys(machines).map((id) => id.replace(/StateMachine.*$/, '')).sort()).toEqual(['Deploy', 'Deprovision', 'Provision']);
+  it('builds the provision, deploy, deprovision and backup state machines', () => {
+    expect(Object.keys(machines).map((id) => id.replace(/StateMachine.*$/, '')).sort()).toEqual(['Backup', 'Deploy', 'Deprovision', 'Provision']);
+  });
+
+  it('runs a backup on request as the BackupTenant job, and lets the backup machine run exactly that task and its own functions', () => {
+    const [, backup] = machine('Backup');
+    const substitutions = backup.Properties['DefinitionSubstitutions'] as Record<string, unknown>;
+    expect(Object.keys(substitutions).sort()).toEqual(
+      [
+        'BackupTenantTaskDefinitionArn',
+        'CellCapacityProviderName',
+        'CellClusterArn',
+        'FailBackupOperationFunctionArn',
+        'FinishBackupOperationFunctionArn',
+        'RestoreBackupFunctionArn',
+        'WriteExportFunctionArn',
+      ].sort(),
+    );
+    const taskDefinition = (substitutions['BackupTenantTaskDefinitionArn'] as { Ref: string }).Ref;
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: arnOf(backup.Properties['RoleArn']) }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({ Action: 'ecs:RunTask', Resource: { Ref: taskDefinition }, Condition: Match.anyValue() })]),
+      },
+    });
+    template.hasResourceProperties('AWS::ApiGateway::Model', {
+      Name: 'RestoreRequest',
+      Schema: Match.objectLike({ required: ['backupId'], additionalProperties: false }),
+    });
   });
 
   it('lets provision run deploy to completion (startExecution.sync) and nothing more of it', () => {
@@ -139,10 +166,19 @@ describe('ControlPlaneStack', () => {
       expect.objectContaining({ [CLOUD_VARIABLES.cluster]: expect.anything(), [CLOUD_VARIABLES.tenantImage]: expect.anything() }),
     );
     expect(variablesOf(FUNCTIONS.Publish)).toEqual(
-      expect.objectContaining({ [CLOUD_VARIABLES.appFilesMount]: '/mnt/hostplane', [CLOUD_VARIABLES.cacheNoticesSecretArn]: expect.anything() }),
+      expect.objectContaining({ [CLOUD_VARIABLES.appFilesMount]: '/mnt/hostplane', [CLOUD_VARIABLES.caches]: expect.anything() }),
     );
     const cells = JSON.parse(String(variablesOf(FUNCTIONS.ValidateTenantRequest)[CLOUD_VARIABLES.cells])) as { cell: string; maxTenants: number; limits: Record<string, number> }[];
-    expect(cells).toEqual([{ cell: 'c1', maxTenants: 98, limits: expect.objectContaining({ 'cache users per user group': 98 }) }]);
+    // Six caches of 98 tenants' users each: the fleet's memory (576) binds first.
+    expect(cells).toEqual([
+      {
+        cell: 'c1',
+        maxTenants: 576,
+        limits: expect.objectContaining({ 'ElastiCache users per user group (100, 6 caches)': 588, 'Aurora connections at 16 ACU (6 a pooled tenant)': 592 }),
+        caches: 6,
+        tenantsPerCache: 98,
+      },
+    ]);
   });
 
   it('runs in the cell VPC, with the EFS mount, only the Lambdas that need it', () => {

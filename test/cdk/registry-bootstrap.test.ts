@@ -81,7 +81,7 @@ describe('the registry bootstrap step (ControlPlaneStack)', () => {
     const variables = (fn.Properties['Environment'] as { Variables: Record<string, unknown> }).Variables;
     expect(variables[CLOUD_VARIABLES.databaseServerStatements]).toBe('pg');
     expect(variables).toHaveProperty(CLOUD_VARIABLES.databaseHost);
-    expect(variables).not.toHaveProperty(CLOUD_VARIABLES.cacheHost);
+    expect(variables).not.toHaveProperty(CLOUD_VARIABLES.caches);
     expect(variables).not.toHaveProperty(CLOUD_VARIABLES.provisionStateMachineArn);
   });
 
