@@ -29,6 +29,8 @@ export interface ApiServerOptions {
 /** Matches a path against the API's resources (`/tenants/{id}`), giving the route and its path parameters. */
 export function matchRoute(method: string, path: string) {
   const segments = path.split('/').filter(Boolean);
+  // A malformed percent-encoding is the client's error (400), not a URIError and a 500.
+  if (!segments.every(isPercentDecodable)) return { route: undefined, pathExists: false, malformed: true };
   let pathExists = false;
   for (const route of API_ROUTES) {
     const template = route.resource.split('/').filter(Boolean);
@@ -44,6 +46,15 @@ export function matchRoute(method: string, path: string) {
     if (route.method === method) return { route, pathParameters: params };
   }
   return { route: undefined, pathExists };
+}
+
+function isPercentDecodable(segment: string): boolean {
+  try {
+    decodeURIComponent(segment);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -82,7 +93,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, operator: strin
   if (isConsolePath(url.pathname)) return serveConsole(req, res, ownUrl);
   const method = (req.method ?? 'GET').toUpperCase();
   if (downloads && method === 'GET' && url.pathname.startsWith(DOWNLOADS_PATH)) return serveDownload(url, res, downloads);
-  const { route, pathParameters, pathExists } = matchRoute(method, url.pathname);
+  const { route, pathParameters, pathExists, malformed } = matchRoute(method, url.pathname);
+  if (malformed) {
+    send(res, { statusCode: 400, body: JSON.stringify({ error: 'BadRequest', message: 'the path is not valid percent-encoding' }) });
+    return;
+  }
   if (!route) {
     const [statusCode, message] = pathExists ? [405, `${method} is not allowed on ${url.pathname}`] : [404, `no route ${url.pathname}`];
     send(res, { statusCode, body: JSON.stringify({ error: statusCode === 404 ? 'NotFound' : 'MethodNotAllowed', message }) });

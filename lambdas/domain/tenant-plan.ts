@@ -12,7 +12,16 @@ export const provisionRequestSchema = z
   .object({
     tenantId: tenantIdSchema,
     tier: z.enum(TIERS, { error: `must be one of ${TIERS.join(', ')}` }).default('pooled'),
-    displayName: z.string().trim().min(1).max(80).optional(),
+    // No control characters: a name is printed by the CLI and the console, and an escape sequence in it would reach the terminal.
+    displayName: z
+      .string()
+      .trim()
+      .min(1)
+      .max(80)
+      // Unicode's Cc, spelled so both ECMAScript and the API's (Java) model validator read it alike.
+      // eslint-disable-next-line no-control-regex -- finding control characters is the point
+      .regex(/^[^\u0000-\u001f\u007f-\u009f]*$/, 'must not contain control characters')
+      .optional(),
     preferences: z
       .object({
         memoryMb: z.number().int().min(128).max(4096).optional(),
