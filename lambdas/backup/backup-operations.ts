@@ -56,15 +56,8 @@ export async function requestBackupOperation(
   const backupId = kind === 'backup' ? null : parseOrThrow(backupIdSchema, request.backupId, 'backupId');
   checkIdempotencyKey(idempotencyKey);
   const requestHash = requestHashOf({ [kind]: tenantId, backupId });
-  if (idempotencyKey) {
-    const earlier = await new TenantRegistry(sql).findOperationByIdempotencyKey(idempotencyKey);
-    if (earlier) {
-      if (earlier.requestHash !== requestHash) {
-        throw new ConflictError('this Idempotency-Key was used before with a different request', { operationId: earlier.operationId });
-      }
-      return { operation: earlier, created: false };
-    }
-  }
+  const earlier = await new TenantRegistry(sql).replayedOperation(idempotencyKey, requestHash);
+  if (earlier) return { operation: earlier, created: false };
   if (backupId) {
     const backup = await new BackupRegistry(sql).get(backupId);
     if (!backup || backup.tenantId !== tenantId) throw new NotFoundError(`tenant ${tenantId} has no backup ${backupId}`);

@@ -26,15 +26,8 @@ export async function requestDeprovision(
   const { idempotencyKey, requestedBy } = options;
   checkIdempotencyKey(idempotencyKey);
   const requestHash = requestHashOf({ deprovision: tenantId });
-  if (idempotencyKey) {
-    const earlier = await new TenantRegistry(sql).findOperationByIdempotencyKey(idempotencyKey);
-    if (earlier) {
-      if (earlier.requestHash !== requestHash) {
-        throw new ConflictError('this Idempotency-Key was used before with a different request', { operationId: earlier.operationId });
-      }
-      return { operation: earlier, created: false };
-    }
-  }
+  const earlier = await new TenantRegistry(sql).replayedOperation(idempotencyKey, requestHash);
+  if (earlier) return { operation: earlier, created: false };
 
   const input: DeprovisionExecutionInput = { operationId: `op-${randomUUID()}`, tenantId, requestedBy };
   const operation = await TenantRegistry.inTransaction(sql, async (registry) => {

@@ -208,6 +208,19 @@ export class TenantRegistry {
     return rows[0] ? toOperation(rows[0]) : undefined;
   }
 
+  /**
+   * The operation an earlier request with this Idempotency-Key made, to answer again (200); a
+   * ConflictError when that request was a different one; undefined when the key is new (or absent).
+   */
+  async replayedOperation(idempotencyKey: string | undefined, requestHash: string): Promise<OperationRecord | undefined> {
+    if (!idempotencyKey) return undefined;
+    const earlier = await this.findOperationByIdempotencyKey(idempotencyKey);
+    if (earlier && earlier.requestHash !== requestHash) {
+      throw new ConflictError('this Idempotency-Key was used before with a different request', { operationId: earlier.operationId });
+    }
+    return earlier;
+  }
+
   async getOperation(operationId: string): Promise<OperationRecord | undefined> {
     const { rows } = await this.sql.query(`SELECT * FROM operations WHERE operation_id = :operationId`, { operationId });
     return rows[0] ? toOperation(rows[0]) : undefined;
