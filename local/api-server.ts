@@ -24,7 +24,16 @@ export interface ApiServerOptions {
   readonly operator?: string;
   /** Serves `/downloads/<key>` from the backup store to holders of a link these sign (S3's presigned GET, locally). */
   readonly downloads?: { readonly links: SignedDownloadLinks; readonly store: BackupStorePort };
+  /**
+   * How long a client may take to send a whole request (headers and body), as API Gateway's own
+   * limit: a `Content-Length` larger than the body sent no longer holds a connection for Node's
+   * default five minutes. @default REQUEST_TIMEOUT_MS
+   */
+  readonly requestTimeoutMs?: number;
 }
+
+/** API Gateway gives an integration 29 s; a client gets as long to send its request. */
+export const REQUEST_TIMEOUT_MS = 30_000;
 
 /** Matches a path against the API's resources (`/tenants/{id}`), giving the route and its path parameters. */
 export function matchRoute(method: string, path: string) {
@@ -64,8 +73,13 @@ function isPercentDecodable(segment: string): boolean {
 export async function startApiServer(options: ApiServerOptions = {}): Promise<ApiServer> {
   const operator = options.operator ?? process.env.USER ?? 'local-operator';
   let ownUrl = '';
-  const server: Server = createServer((req, res) => {
+  const requestTimeout = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  // Node checks the timeout every `connectionsCheckingInterval`: often enough for the limit to mean what it says.
+  const serverOptions = { requestTimeout, headersTimeout: Math.min(requestTimeout, 10_000), connectionsCheckingInterval: Math.min(1_000, requestTimeout) };
+  const server: Server = createServer(serverOptions, (req, res) => {
     handle(req, res, operator, ownUrl, options.downloads).catch((error: unknown) => {
+      // A request cut short (the client went away, or took too long and got its 408): nobody to answer.
+      if (req.destroyed || res.destroyed) return;
       console.error('local API adapter error', error);
       if (!res.headersSent) send(res, { statusCode: 500, body: JSON.stringify({ error: 'InternalError', message: 'internal error' }) });
     });
