@@ -70,7 +70,7 @@ describe('the registry bootstrap step (ControlPlaneStack)', () => {
   it('makes every state machine, every event rule and the API stage wait for it', () => {
     const waiting = (type: string) => Object.entries(resources).filter(([, resource]) => resource.Type === type);
     const consumers = [...waiting('AWS::StepFunctions::StateMachine'), ...waiting('AWS::Events::Rule'), ...waiting('AWS::ApiGateway::Stage')];
-    expect(consumers.length).toBe(3 + 3 + 1);
+    expect(consumers.length).toBe(4 + 3 + 1); // provision, deploy, deprovision and backup; three rules; the stage
     expect(consumers.filter(([, resource]) => !resource.DependsOn?.includes(registryId)).map(([id]) => id)).toEqual([]);
   });
 
