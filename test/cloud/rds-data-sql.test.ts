@@ -207,11 +207,9 @@ describe('RdsDataSql', () => {
       expect((error as Error).message).toContain('duplicate key value violates unique constraint "operations_running"');
     });
 
-    it('keeps the registry turning a unique violation into a conflict', async () => {
-      rds
-        .on(ExecuteStatementCommand)
-        .rejectsOnce(sqlError(DatabaseErrorException, 'ERROR: duplicate key value violates unique constraint "operations_idempotency_key"; SQLState: 23505'))
-        .resolves(resultSet([column('operation_id', 'text')], []));
+    it('keeps the registry turning a conflicting insert into a conflict (ON CONFLICT DO NOTHING: no row, no aborted transaction)', async () => {
+      // The INSERT … ON CONFLICT DO NOTHING RETURNING * answers no row; the running-operation lookup finds none either.
+      rds.on(ExecuteStatementCommand).resolves(resultSet([column('operation_id', 'text')], []));
 
       const registry = new TenantRegistry(adapter());
       const attempt = registry.insertOperation({
