@@ -8,6 +8,7 @@ import { DOWNLOADS_PATH, type SignedDownloadLinks } from './adapters/signed-down
 import { isConsolePath, serveConsole } from './console-files.js';
 import { loadFunctionHandler } from './function-handlers.js';
 import { invokeLikeLambda } from './lambda-invoker.js';
+import { ownAuthorities, refusedRequest } from './api-request-guard.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -73,10 +74,17 @@ function isPercentDecodable(segment: string): boolean {
 export async function startApiServer(options: ApiServerOptions = {}): Promise<ApiServer> {
   const operator = options.operator ?? process.env.USER ?? 'local-operator';
   let ownUrl = '';
+  let authorities: string[] = [];
   const requestTimeout = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   // Node checks the timeout every `connectionsCheckingInterval`: often enough for the limit to mean what it says.
   const serverOptions = { requestTimeout, headersTimeout: Math.min(requestTimeout, 10_000), connectionsCheckingInterval: Math.min(1_000, requestTimeout) };
   const server: Server = createServer(serverOptions, (req, res) => {
+    const refused = refusedRequest(req, authorities);
+    if (refused) {
+      req.resume();
+      send(res, { statusCode: refused.statusCode, body: JSON.stringify({ error: refused.error, message: refused.message }) });
+      return;
+    }
     handle(req, res, operator, ownUrl, options.downloads).catch((error: unknown) => {
       // A request cut short (the client went away, or took too long and got its 408): nobody to answer.
       if (req.destroyed || res.destroyed) return;
@@ -89,7 +97,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
   });
   const { port, address } = server.address() as AddressInfo;
-  ownUrl = `http://${address}:${port}`;
+  ownUrl = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+  authorities = ownAuthorities(address, port);
   return {
     port,
     url: ownUrl,

@@ -30,7 +30,7 @@ describe('request input the control API refuses', () => {
       const started = Date.now();
       const answer = await new Promise<string>((resolve, reject) => {
         const socket = connect(impatient.port, '127.0.0.1', () => {
-          socket.write('POST /tenants HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"tenantId":');
+          socket.write(`POST /tenants HTTP/1.1\r\nHost: 127.0.0.1:${impatient.port}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"tenantId":`);
         });
         let received = '';
         socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
