@@ -78,8 +78,11 @@ describe('the provision state machine, run by the local engine with the producti
     expect(reserved.body).toMatchObject({ field: 'tenantId', message: 'tenantId: is a reserved word' });
     const badTier = await api(cp.apiUrl, 'POST', '/tenants', { tenantId: 'okay-name', tier: 'gold' });
     expect(badTier.body).toMatchObject({ field: 'tier' });
-    const notJson = await fetch(`${cp.apiUrl}/tenants`, { method: 'POST', body: '{nope' });
+    const notJson = await fetch(`${cp.apiUrl}/tenants`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{nope' });
     expect(notJson.status).toBe(400);
+    // A body not declared JSON (fetch's default text/plain, a web page's simple request) never reaches a handler.
+    const plainText = await fetch(`${cp.apiUrl}/tenants`, { method: 'POST', body: '{"tenantId":"plain"}' });
+    expect(plainText.status).toBe(415);
     expect(await api(cp.apiUrl, 'GET', '/tenants/nobody-here')).toMatchObject({ status: 404 });
     expect(await api(cp.apiUrl, 'GET', '/operations/op-00000000-0000-0000-0000-000000000000')).toMatchObject({ status: 404 });
     expect((await api(cp.apiUrl, 'DELETE', '/tenants')).status).toBe(405);
