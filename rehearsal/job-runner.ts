@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DescribeTaskDefinitionCommand, type ECSClient } from '@aws-sdk/client-ecs';
+import { taskFailed } from '../local/adapters/local-workflows.js';
 import type { ContainerImage } from './container-images.js';
 
 export interface JobRunnerOptions {
@@ -56,10 +57,4 @@ export function jobRunner(options: JobRunnerOptions): (parameters: Readonly<Reco
     if (exitCode !== 0) throw taskFailed(stopped);
     return stopped;
   };
-}
-
-function taskFailed(cause: Readonly<Record<string, unknown>>): Error {
-  const error = new Error(JSON.stringify(cause));
-  error.name = 'States.TaskFailed';
-  return error;
 }

@@ -201,13 +201,15 @@ async function runJob(name: JobName, taskInput: unknown): Promise<unknown> {
   }
 }
 
-function taskFailed(cause: Readonly<Record<string, unknown>>): Error {
+/** A Task's failure as a Step Functions integration reports it: `States.TaskFailed`, its cause as JSON. */
+export function taskFailed(cause: Readonly<Record<string, unknown>>): Error {
   const error = new Error(JSON.stringify(cause));
   error.name = 'States.TaskFailed';
   return error;
 }
 
-function describeFailure(executionId: string, error: unknown): ExecutionResult {
+/** How an execution that aws-local-stepfunctions ended with `error` is described (status, error and cause). */
+export function describeFailure(executionId: string, error: unknown): ExecutionResult {
   const e = error instanceof Error ? error : new Error(String(error));
   if (e.name === 'ExecutionAbortedError') return { executionId, status: 'ABORTED', error: 'States.Aborted' };
   const cause = (e as Error & { cause?: unknown }).cause;

@@ -12,6 +12,21 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
+/** A throwaway server that speaks TLS only, with an admin login (the TLS Redis and PostgreSQL fixtures). */
+export interface TlsServerFixture {
+  readonly host: string;
+  /** The TLS port (the only one it listens on). */
+  readonly port: number;
+  readonly adminUser: string;
+  readonly adminPassword: string;
+  /** The admin's URL; the client must trust `caFile`. */
+  readonly adminUrl: string;
+  /** The CA that signed the server's certificate. */
+  readonly caFile: string;
+  /** Stops the server and removes its folder (and the certificates, if it made them). Safe to call more than once. */
+  stop(): Promise<void>;
+}
+
 export interface TestCertificates {
   /** The folder holding every file below (mode 0700). */
   readonly dir: string;

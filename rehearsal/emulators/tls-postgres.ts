@@ -16,23 +16,16 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { createTestCertificates, type TestCertificates } from './test-certificates.js';
+import { createTestCertificates, type TestCertificates, type TlsServerFixture } from './test-certificates.js';
 import { freeLoopbackPort } from './free-port.js';
 
 const run = promisify(execFile);
 
-export interface TlsPostgres {
-  readonly host: string;
-  readonly port: number;
+export interface TlsPostgres extends TlsServerFixture {
   /** The Aurora-like admin: LOGIN CREATEDB CREATEROLE, NOSUPERUSER. */
   readonly adminUser: string;
-  readonly adminPassword: string;
   /** `postgres://<admin>:<password>@127.0.0.1:<port>/postgres?sslmode=verify-full&sslrootcert=<caFile>`. */
   readonly adminUrl: string;
-  /** The CA that signed the server's certificate. */
-  readonly caFile: string;
-  /** `pg_ctl stop -m immediate`, then removes the folder (and the certificates, if it made them). Safe to call more than once. */
-  stop(): Promise<void>;
 }
 
 export interface TlsPostgresOptions {

@@ -8,21 +8,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTestCertificates, type TestCertificates } from './test-certificates.js';
+import { createTestCertificates, type TestCertificates, type TlsServerFixture } from './test-certificates.js';
 import { freeLoopbackPort, waitFor } from './free-port.js';
 
-export interface TlsRedis {
-  readonly host: string;
-  /** The TLS port (the only one it listens on). */
-  readonly port: number;
-  readonly adminUser: string;
-  readonly adminPassword: string;
-  /** `rediss://<admin>:<password>@127.0.0.1:<port>`; the client must trust `caFile`. */
+export interface TlsRedis extends TlsServerFixture {
+  /** `rediss://<admin>:<password>@127.0.0.1:<port>`. */
   readonly adminUrl: string;
-  /** The CA that signed the server's certificate. */
-  readonly caFile: string;
-  /** Kills the server and removes its folder (and the certificates, if it made them). Safe to call more than once. */
-  stop(): Promise<void>;
 }
 
 export interface TlsRedisOptions {

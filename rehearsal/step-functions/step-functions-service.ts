@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import '../../local/promise-with-resolvers.js';
+import { describeFailure as describeLocalFailure, taskFailed } from '../../local/adapters/local-workflows.js';
 import { asLambdaFailure } from '../../local/lambda-invoker.js';
 import { allStates, type AslMachine } from '../../local/state-machine-definitions.js';
 import { ECS_RUN_TASK_SYNC } from '../../lambdas/jobs.js';
@@ -174,9 +175,7 @@ export class StepFunctionsService {
     await child.done;
     const described = { ExecutionArn: child.executionArn, StateMachineArn: child.stateMachineArn, Name: child.name, Status: child.status };
     if (child.status !== 'SUCCEEDED') {
-      const failure = new Error(JSON.stringify({ ...described, Error: child.error, Cause: child.cause }));
-      failure.name = 'States.TaskFailed';
-      throw failure;
+      throw taskFailed({ ...described, Error: child.error, Cause: child.cause });
     }
     return { ...described, Output: JSON.parse(child.output ?? 'null') as unknown };
   }
@@ -193,12 +192,9 @@ export class ServiceError extends Error {
   }
 }
 
-/** As the local engine reads aws-local-stepfunctions' errors: an abort, or the error (and cause) the execution ended with. */
+/** As the local engine reads aws-local-stepfunctions' errors (its own describeFailure), with Step Functions' TIMED_OUT besides. */
 function describeFailure(error: unknown): { status: ExecutionStatus; error?: string; cause?: string } {
-  const e = error instanceof Error ? error : new Error(String(error));
-  if (e.name === 'ExecutionAbortedError') return { status: 'ABORTED', error: 'States.Aborted' };
-  if (e.name === 'ExecutionTimeoutError') return { status: 'TIMED_OUT', error: 'States.Timeout' };
-  const cause = (e as Error & { cause?: unknown }).cause;
-  if (cause instanceof Error) return { status: 'FAILED', error: cause.name, cause: cause.message };
-  return { status: 'FAILED', error: e.name, cause: e.message };
+  if (error instanceof Error && error.name === 'ExecutionTimeoutError') return { status: 'TIMED_OUT', error: 'States.Timeout' };
+  const { status, error: name, cause } = describeLocalFailure('', error);
+  return { status, error: name, cause };
 }
